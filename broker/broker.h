@@ -1,0 +1,118 @@
+/*
+ * broker.h - the trusted side's data access: the core database and one restricted
+ * session per plugin.
+ *
+ * The broker opens the database with core rights (sv_db_open), then gives each plugin a
+ * session (sv_session_open) whose every statement runs under that plugin's rights only:
+ * on SQLite a separate connection guarded by an authorizer (RFC-0005). Every statement a
+ * session runs is hostile input; errors are split into what the plugin may read (@err,
+ * never naming schema it cannot see) and what the operator reads (sv_session_reason()).
+ *
+ * Database URIs: "sqlite:PATH" (PATH relative to the working directory).
+ */
+#ifndef SV_BROKER_H
+#define SV_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sv_db;
+struct sv_session;
+
+/* A result in row-major order; cells[r * ncols + c] is NULL for SQL NULL. */
+struct sv_rows {
+	size_t ncols;
+	size_t nrows;
+	char **names;
+	char **cells;
+	long long changes;
+};
+
+/* Limits of one session; sv_session_open() starts from sv_session_default_limits(). */
+struct sv_session_limits {
+	size_t result_bytes;	/* sum over cells of (length + 8), names included */
+	size_t result_rows;
+	size_t sql_bytes;	/* longest statement accepted */
+	size_t params;		/* most parameters in one statement */
+};
+
+void sv_session_default_limits(struct sv_session_limits *lim);
+
+/*
+ * Opens the database named by @uri with core rights. Returns 0, or -errno with a message
+ * in @err: -ENOENT when the database does not exist (the message says how to create it
+ * with "svrun init"), -EINVAL for a malformed or unsupported URI, -EIO when it cannot be
+ * opened or lacks the Sovereign core schema.
+ */
+int sv_db_open(const char *uri, struct sv_db **out, char *err, size_t errlen);
+
+/*
+ * Creates the Sovereign core schema (tenants, users, config, boards, the v_plugin_*
+ * views) in the database named by @uri, creating the file if needed; with @demo, also
+ * demo rows and the example plugin's table plugin_hello_visits. Returns 0, -EEXIST if
+ * the schema is already there, or -errno with a message in @err.
+ */
+int sv_db_init(const char *uri, int demo, char *err, size_t errlen);
+
+/* Closes @db; sv_db_close(NULL) does nothing. Every session must be closed first. */
+void sv_db_close(struct sv_db *db);
+
+/*
+ * Opens a session for plugin @plugin_id (already checked against [a-z][a-z0-9]*) with
+ * @lim (NULL for the defaults). Returns 0 or -errno with a message in @err.
+ */
+int sv_session_open(struct sv_db *db, const char *plugin_id, const struct sv_session_limits *lim,
+		    struct sv_session **out, char *err, size_t errlen);
+
+/* Closes @s, rolling back anything it left open; sv_session_close(NULL) does nothing. */
+void sv_session_close(struct sv_session *s);
+
+/*
+ * Interrupts any statement of @s still running once CLOCK_MONOTONIC passes
+ * @deadline_ns (0: no deadline).
+ */
+void sv_session_set_deadline(struct sv_session *s, uint64_t deadline_ns);
+
+/*
+ * Runs exactly one statement of @sql with @nparams parameters ($1..$n; NULL binds SQL
+ * NULL) under the plugin's rights. Returns 0 and the result in *@out (to be cleared with
+ * sv_rows_clear), or -errno with the message for the plugin in @err:
+ *  -EACCES     refused: "not permitted: <object>"
+ *  -EINVAL     not exactly one statement, bad parameters, or an SQL error
+ *  -E2BIG      the result exceeds the session's limits
+ *  -ETIMEDOUT  interrupted at the deadline
+ *  -EIO        the database failed
+ * Nothing is changed when the call fails.
+ */
+int sv_session_query(struct sv_session *s, const char *sql, size_t nparams,
+		     const char *const *params, struct sv_rows *out, char *err, size_t errlen);
+
+/* The full reason of the last failure of @s, for the operator's log ("" if none). */
+const char *sv_session_reason(const struct sv_session *s);
+
+/* Frees what @r holds and zeroes it. */
+void sv_rows_clear(struct sv_rows *r);
+
+/*
+ * One plugin's end of the channel, as the dispatcher sees it. The runner owns the
+ * descriptors and the session; the dispatcher only reads and answers frames.
+ */
+struct sv_peer {
+	const char *plugin_id;
+	struct sv_session *session;
+	int fd;			/* the channel, for answers */
+	int hello_seen;		/* the handshake came, exactly once, first */
+	unsigned long requests;	/* queries answered so far */
+	unsigned long max_requests;
+};
+
+/*
+ * Decodes one frame from @p and answers it on p->fd: a query runs in p->session, a log
+ * line is printed on stderr tagged with the plugin id. Returns 0; -EPROTO with the
+ * reason in @why when the frame is malformed, unexpected, or over a limit (the caller
+ * ends that plugin, nothing else); or -errno when the answer cannot be written.
+ */
+int sv_dispatch_frame(struct sv_peer *p, const uint8_t *payload, size_t len, char *why,
+		      size_t whylen);
+
+#endif

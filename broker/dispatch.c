@@ -1,0 +1,180 @@
+/*
+ * dispatch.c - the broker's answer to each frame a plugin sends.
+ *
+ * The table below is the whole list of what a plugin may ask; each entry says when it
+ * is allowed. Anything else (an unknown body, a query before the handshake, a second
+ * handshake) is a protocol violation that ends that plugin's session, never the broker.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sovereign/plugin.h>
+
+#include "broker/broker.h"
+#include "common/common.h"
+#include "proto/frame.h"
+
+enum when { BEFORE_HELLO, AFTER_HELLO };
+
+struct handler {
+	Sovereign__ChildMessage__BodyCase body;
+	enum when when;
+	int (*fn)(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_t len);
+};
+
+/* Checks the plugin was built against this SDK's protocol. */
+static int
+handle_hello(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_t len)
+{
+	if (m->hello->abi_version != SV_PLUGIN_ABI_VERSION) {
+		snprintf(why, len, "plugin speaks protocol %u, svrun speaks %u",
+			 m->hello->abi_version, SV_PLUGIN_ABI_VERSION);
+		return -EPROTO;
+	}
+	p->hello_seen = 1;
+	return 0;
+}
+
+/* Prints a plugin's log line, tagged and with control characters escaped. */
+static int
+handle_log(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_t len)
+{
+	(void)why;
+	(void)len;
+	sv_print_tagged(STDERR_FILENO, p->plugin_id, m->log->text, strlen(m->log->text));
+	return 0;
+}
+
+/* Sends @msg to the plugin as the answer to request @id. */
+static int
+answer(struct sv_peer *p, uint64_t id, Sovereign__BrokerMessage *msg)
+{
+	msg->has_id = 1;
+	msg->id = id;
+	return sv_frame_send(p->fd, &msg->base);
+}
+
+/* Sends a refusal or an error to the plugin. */
+static int
+answer_error(struct sv_peer *p, uint64_t id, const char *text)
+{
+	Sovereign__BrokerMessage msg = SOVEREIGN__BROKER_MESSAGE__INIT;
+	Sovereign__Error e = SOVEREIGN__ERROR__INIT;
+
+	e.message = (char *)text;
+	msg.body_case = SOVEREIGN__BROKER_MESSAGE__BODY_ERROR;
+	msg.error = &e;
+	return answer(p, id, &msg);
+}
+
+/* Sends a result to the plugin; the message borrows the strings in @rows. */
+static int
+answer_rows(struct sv_peer *p, uint64_t id, const struct sv_rows *rows)
+{
+	Sovereign__BrokerMessage msg = SOVEREIGN__BROKER_MESSAGE__INIT;
+	Sovereign__Rows out = SOVEREIGN__ROWS__INIT;
+	size_t i, ncells = rows->ncols * rows->nrows;
+	Sovereign__Value *vals = NULL, **vp = NULL;
+	int r;
+
+	vals = calloc(ncells + 1, sizeof(*vals));
+	vp = calloc(ncells + 1, sizeof(*vp));
+	if (vals == NULL || vp == NULL) {
+		r = answer_error(p, id, "broker out of memory");
+		goto out;
+	}
+	for (i = 0; i < ncells; i++) {
+		sovereign__value__init(&vals[i]);
+		vals[i].text = rows->cells[i];
+		vp[i] = &vals[i];
+	}
+	out.ncols = (uint32_t)rows->ncols;
+	out.n_names = rows->ncols;
+	out.names = rows->names;
+	out.n_cells = ncells;
+	out.cells = vp;
+	out.has_changes = 1;
+	out.changes = rows->changes;
+	msg.body_case = SOVEREIGN__BROKER_MESSAGE__BODY_ROWS;
+	msg.rows = &out;
+	r = answer(p, id, &msg);
+out:
+	free(vals);
+	free(vp);
+	return r;
+}
+
+/* Runs a query under the plugin's rights and answers with rows or the reason it failed. */
+static int
+handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_t len)
+{
+	const Sovereign__Query *q = m->query;
+	struct sv_rows rows = {0};
+	const char **params = NULL;
+	char err[512];
+	size_t i;
+	int r;
+
+	if (p->max_requests && p->requests >= p->max_requests) {
+		snprintf(why, len, "request limit of %lu reached", p->max_requests);
+		return -EPROTO;
+	}
+	p->requests++;
+	if ((params = calloc(q->n_params + 1, sizeof(*params))) == NULL) {
+		r = answer_error(p, m->id, "broker out of memory");
+		goto out;
+	}
+	for (i = 0; i < q->n_params; i++)
+		params[i] = q->params[i]->text;
+	r = sv_session_query(p->session, q->sql, q->n_params, params, &rows, err, sizeof(err));
+	if (r < 0) {
+		sv_warn("plugin '%s': query refused or failed: %s", p->plugin_id,
+			sv_session_reason(p->session));
+		r = answer_error(p, m->id, err);
+		goto out;
+	}
+	r = answer_rows(p, m->id, &rows);
+out:
+	sv_rows_clear(&rows);
+	free(params);
+	return r;
+}
+
+static const struct handler handlers[] = {
+	{SOVEREIGN__CHILD_MESSAGE__BODY_HELLO, BEFORE_HELLO, handle_hello},
+	{SOVEREIGN__CHILD_MESSAGE__BODY_QUERY, AFTER_HELLO, handle_query},
+	{SOVEREIGN__CHILD_MESSAGE__BODY_LOG, AFTER_HELLO, handle_log},
+};
+
+int
+sv_dispatch_frame(struct sv_peer *p, const uint8_t *payload, size_t len, char *why,
+		  size_t whylen)
+{
+	Sovereign__ChildMessage *m;
+	const struct handler *h = NULL;
+	size_t i;
+	int r;
+
+	why[0] = '\0';
+	if ((m = sovereign__child_message__unpack(NULL, len, payload)) == NULL) {
+		snprintf(why, whylen, "malformed frame of %zu bytes", len);
+		return -EPROTO;
+	}
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].body == m->body_case)
+			h = &handlers[i];
+	if (h == NULL) {
+		snprintf(why, whylen, "frame with no known request");
+		r = -EPROTO;
+	} else if ((h->when == AFTER_HELLO) != (p->hello_seen != 0)) {
+		snprintf(why, whylen, "%s handshake", p->hello_seen ? "second" : "request before");
+		r = -EPROTO;
+	} else {
+		r = h->fn(p, m, why, whylen);
+	}
+	sovereign__child_message__free_unpacked(m, NULL);
+	return r;
+}

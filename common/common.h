@@ -1,0 +1,99 @@
+/*
+ * common.h - helpers every svrun module shares: exit statuses, dying in setup code,
+ * logging, full reads and writes, and descriptors that close themselves.
+ */
+#ifndef SV_COMMON_H
+#define SV_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/*
+ * svrun's exit statuses. 0..125 belong to the plugin (its sv_plugin_main() return
+ * value); everything svrun says itself lies above, so the two never mix.
+ */
+#define SV_EXIT_PLUGIN_MAX 125	/* a plugin return value outside 0..125 becomes this */
+#define SV_EXIT_FAILURE 126	/* svrun failed: usage, database, sandbox set-up */
+#define SV_EXIT_LOAD 127	/* the plugin could not be loaded (dlopen, sv_plugin_main) */
+#define SV_EXIT_VIOLATION 128	/* the plugin made a syscall its policy denies */
+#define SV_EXIT_DEADLINE 129	/* the deadline passed; the plugin was killed */
+#define SV_EXIT_PROTOCOL 130	/* the plugin broke the channel protocol or a limit */
+#define SV_EXIT_CRASH 131	/* the plugin died of a signal of its own (SIGSEGV, ...) */
+
+/* The descriptor number of the broker channel inside the sandboxed child. */
+#define SV_CHANNEL_FD 3
+
+#define SV_NORETURN __attribute__((noreturn))
+#define SV_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Stays on in release builds: a broken invariant in a sandbox tool must not continue. */
+#define SV_ASSERT(x)                                                                       \
+	do {                                                                               \
+		if (!(x))                                                                  \
+			sv_die("assertion failed at %s:%d: %s", __FILE__, __LINE__, #x);   \
+	} while (0)
+
+/* Program name used as the prefix of every message ("svrun" unless set). */
+void sv_set_progname(const char *name);
+const char *sv_progname(void);
+
+/* Prints "<prog>: <message>" on stderr. */
+void sv_warn(const char *fmt, ...) SV_PRINTF(1, 2);
+void sv_vwarn(const char *fmt, va_list ap) SV_PRINTF(1, 0);
+
+/* Prints the message and exits with SV_EXIT_FAILURE; for set-up code only. */
+SV_NORETURN void sv_die(const char *fmt, ...) SV_PRINTF(1, 2);
+
+/* Same as sv_die(), with ": strerror(errno)" appended. */
+SV_NORETURN void sv_pdie(const char *fmt, ...) SV_PRINTF(1, 2);
+
+/* Same as sv_die() with a chosen exit status. */
+SV_NORETURN void sv_die_status(int status, const char *fmt, ...) SV_PRINTF(2, 3);
+
+/*
+ * Reads exactly @len bytes, retrying on EINTR and short reads. Returns 0, -EPIPE on
+ * end of file before @len bytes, or -errno.
+ */
+int sv_read_full(int fd, void *buf, size_t len);
+
+/* Writes exactly @len bytes, retrying on EINTR and short writes. Returns 0 or -errno. */
+int sv_write_full(int fd, const void *buf, size_t len);
+
+/* Closes *@fdp if it is open; for the sv_autoclose attribute. */
+void sv_closep(int *fdp);
+
+/* An fd closed when it goes out of scope, unless taken with sv_steal_fd(). */
+#define sv_autoclose __attribute__((cleanup(sv_closep)))
+
+/* Returns *@fdp and leaves -1 behind, so the cleanup does not close it. */
+static inline int
+sv_steal_fd(int *fdp)
+{
+	int fd = *fdp;
+
+	*fdp = -1;
+	return fd;
+}
+
+/* Copies @src into @dst of @size bytes, always terminated; returns -ENAMETOOLONG if cut. */
+int sv_strlcpy(char *dst, const char *src, size_t size);
+
+/* Formats into @dst of @size bytes; returns -ENAMETOOLONG if the text was cut. */
+int sv_snprintf(char *dst, size_t size, const char *fmt, ...) SV_PRINTF(3, 4);
+
+/*
+ * Parses a decimal number in [@min, @max] from the whole of @s. Returns 0 or -EINVAL
+ * (not a number, trailing text) or -ERANGE.
+ */
+int sv_parse_long(const char *s, long min, long max, long *out);
+
+/*
+ * Writes @len bytes of text from plugin @id to @fd as one line "[id] text", with every
+ * control character (bar tab) shown as \xNN: plugin output is hostile and must not
+ * drive the operator's terminal. Returns 0 or -errno.
+ */
+int sv_print_tagged(int fd, const char *id, const char *text, size_t len);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * util.c - the few helpers every module needs: messages that name the program, dying
+ * in set-up code, and reads and writes that survive signals and short transfers.
+ */
+#include "common/common.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *progname = "svrun";
+
+void
+sv_set_progname(const char *name)
+{
+	progname = name;
+}
+
+const char *
+sv_progname(void)
+{
+	return progname;
+}
+
+void
+sv_vwarn(const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	/* One write per message, so lines from several processes never interleave. */
+	vsnprintf(line, sizeof(line), fmt, ap);
+	dprintf(STDERR_FILENO, "%s: %s\n", progname, line);
+}
+
+void
+sv_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sv_vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void
+sv_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sv_vwarn(fmt, ap);
+	va_end(ap);
+	_exit(SV_EXIT_FAILURE);
+}
+
+void
+sv_die_status(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sv_vwarn(fmt, ap);
+	va_end(ap);
+	_exit(status);
+}
+
+void
+sv_pdie(const char *fmt, ...)
+{
+	char msg[768];
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sv_die("%s: %s", msg, strerror(saved));
+}
+
+int
+sv_read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+sv_write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void
+sv_closep(int *fdp)
+{
+	int saved = errno;
+
+	if (*fdp >= 0)
+		close(*fdp);
+	*fdp = -1;
+	errno = saved;
+}
+
+int
+sv_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size == 0)
+		return -ENAMETOOLONG;
+	if (n >= size) {
+		memcpy(dst, src, size - 1);
+		dst[size - 1] = '\0';
+		return -ENAMETOOLONG;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+int
+sv_snprintf(char *dst, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(dst, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int
+sv_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	*out = 0;
+	if (*s == '\0')
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end != '\0')
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int
+sv_print_tagged(int fd, const char *id, const char *text, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c;
+	char *line, *p;
+	size_t i, size;
+	int r;
+
+	/* "[" id "] " text "\n", each byte of text at most four bytes once escaped. */
+	size = strlen(id) + 4 + 4 * len + 1;
+	if ((line = malloc(size)) == NULL)
+		return -ENOMEM;
+	p = line;
+	*p++ = '[';
+	memcpy(p, id, strlen(id));
+	p += strlen(id);
+	*p++ = ']';
+	*p++ = ' ';
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)text[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			*p++ = '\\';
+			*p++ = 'x';
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 15];
+		} else {
+			*p++ = (char)c;
+		}
+	}
+	*p++ = '\n';
+	r = sv_write_full(fd, line, (size_t)(p - line));
+	free(line);
+	return r;
+}

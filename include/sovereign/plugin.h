@@ -1,0 +1,70 @@
+/*
+ * sovereign/plugin.h - the whole interface between a Sovereign plugin and svrun.
+ *
+ * A plugin is a shared object that defines sv_plugin_main(). svrun loads it inside a
+ * sandbox with no files, no network and no credentials; every call below becomes a
+ * request to the broker, which decides and answers it. Build a plugin with
+ *
+ *	cc -shared -fPIC -I<svrun>/include plugin.c -o myplugin.so
+ *
+ * The SDK functions are resolved from the svrun process when the plugin is loaded, so
+ * nothing needs to be linked. The plugin id is the file's basename without ".so"; it
+ * matches [a-z][a-z0-9]* and names the plugin's own tables: plugin_<id>_<name>.
+ */
+#ifndef SOVEREIGN_PLUGIN_H
+#define SOVEREIGN_PLUGIN_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped when a change to the request protocol breaks existing plugins. */
+#define SV_PLUGIN_ABI_VERSION 1
+
+typedef struct sv_ctx sv_ctx;
+typedef struct sv_result sv_result;
+
+/*
+ * Written by the plugin; called once, inside the sandbox. Its return value (0..125) is
+ * svrun's exit status; values outside that range are reported as 125.
+ */
+int sv_plugin_main(sv_ctx *ctx);
+
+/*
+ * Runs one SQL statement with $1..$n placeholders bound to @params (a NULL entry binds
+ * SQL NULL). Returns the result, to be freed with sv_result_free(), or NULL when the
+ * broker refused or the statement failed; sv_errmsg() then says why. A refusal reads
+ * "not permitted: <object>".
+ */
+sv_result *sv_query(sv_ctx *ctx, const char *sql, int nparams, const char *const *params);
+
+/* Number of rows and columns of @r (0 for a statement that returns no rows). */
+int sv_result_rows(const sv_result *r);
+int sv_result_cols(const sv_result *r);
+
+/* Name of column @col, or NULL when @col is out of range. */
+const char *sv_result_name(const sv_result *r, int col);
+
+/*
+ * Text of the cell at @row, @col, valid until sv_result_free(). NULL for SQL NULL and
+ * for a cell out of range.
+ */
+const char *sv_result_text(const sv_result *r, int row, int col);
+
+/* Number of rows the last INSERT, UPDATE or DELETE changed; 0 for other statements. */
+long long sv_result_changes(const sv_result *r);
+
+/* Frees @r; sv_result_free(NULL) does nothing. */
+void sv_result_free(sv_result *r);
+
+/* Why the last call on @ctx failed, or "" if it did not. */
+const char *sv_errmsg(const sv_ctx *ctx);
+
+/* Sends one log line to the broker, which prints it tagged with the plugin id. */
+void sv_log(sv_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * policy.h - seccomp policies as plain text: parse, check and compile them.
+ *
+ * A policy file (grammar in policies/README.md) lists the syscalls a plugin may make,
+ * one rule a line, each with a reason. The broker parses it to report errors before
+ * anything is forked; the sandboxed child parses the same file and compiles it into
+ * libseccomp filters. Nothing here writes BPF by hand: conditions become libseccomp
+ * argument comparators, or the compiler refuses the line.
+ *
+ * Pattern of use:
+ *  1) sv_policy_load(path, &p, err, sizeof(err));
+ *  2) seccomp_init(default action), then sv_policy_add_rules(p, ctx, skip, n, err, len);
+ *  3) sv_policy_free(p).
+ */
+#ifndef SV_POLICY_H
+#define SV_POLICY_H
+
+#include <seccomp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sv_policy;
+
+/*
+ * Parses the policy file at @path, following @include lines, for the native architecture.
+ * Returns 0 and a policy in *@out, or -errno with "file:line:column: message" in @err
+ * (-ENOENT and -EACCES for an unreadable file, -EINVAL for any error in the text: an
+ * unknown syscall, constant or operator, a duplicate or contradictory rule, a missing
+ * reason on a dangerous syscall, an include cycle).
+ */
+int sv_policy_load(const char *path, struct sv_policy **out, char *err, size_t errlen);
+
+/* Same as sv_policy_load() on text in memory; @name stands for the file in messages. */
+int sv_policy_parse(const char *name, const char *text, struct sv_policy **out, char *err,
+		    size_t errlen);
+
+/* Frees @p; sv_policy_free(NULL) does nothing. */
+void sv_policy_free(struct sv_policy *p);
+
+/* The path the policy was loaded from, as given. */
+const char *sv_policy_path(const struct sv_policy *p);
+
+/*
+ * Adds every rule of @p to @ctx, except rules for the @nskip syscall numbers in @skip.
+ * Does not change the filter's default action. Returns 0, or -errno with
+ * "file:line: message" in @err when libseccomp cannot express a rule.
+ */
+int sv_policy_add_rules(const struct sv_policy *p, scmp_filter_ctx ctx, const int *skip,
+			size_t nskip, char *err, size_t errlen);
+
+/* Whether @p has at least one rule for syscall number @nr. */
+int sv_policy_mentions(const struct sv_policy *p, int nr);
+
+/*
+ * Writes into @buf a short description of a call the policy denied, for the violation
+ * report: "socket(AF_INET, SOCK_STREAM, ...) [41]". Names the syscall and decodes the
+ * first arguments of the common dangerous calls by their constants.
+ */
+void sv_policy_describe_call(int nr, const uint64_t args[6], char *buf, size_t len);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * main.c - svrun-sandbox, the fresh program image each plugin runs in.
+ *
+ * The broker forks and executes this program, so the plugin's address space never
+ * holds broker memory: no credentials, no database pages, no connection. It confines
+ * itself step by step (sandbox/sandbox.h gives the order), loads the plugin under the
+ * load-phase filter so that constructors are already confined, stacks the final filter,
+ * hands the broker the filter's notification descriptor and calls sv_plugin_main().
+ *
+ * Usage (by the broker only): svrun-sandbox POLICY CPU_SECONDS AS_BYTES NOFILE PLUGIN.so
+ * with the channel on descriptor 3.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <endian.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "common/common.h"
+#include "policy/policy.h"
+#include "proto/frame.h"
+#include "sandbox/sandbox.h"
+#include "sdk/sdk.h"
+
+typedef int (*plugin_main_fn)(sv_ctx *);
+
+/* Dies unless the channel descriptor is the socket the broker set up. */
+static void
+check_channel(void)
+{
+	struct stat st;
+
+	if (fstat(SV_CHANNEL_FD, &st) < 0 || !S_ISSOCK(st.st_mode))
+		sv_die("descriptor %d is not the broker channel; run plugins through svrun",
+		       SV_CHANNEL_FD);
+}
+
+/* Parses a numeric argument of the broker's command line or dies naming it. */
+static unsigned long
+number_arg(const char *what, const char *s)
+{
+	long v;
+
+	if (sv_parse_long(s, 1, LONG_MAX, &v) < 0)
+		sv_die("invalid %s: %s", what, s);
+	return (unsigned long)v;
+}
+
+/* Sends the handshake, with the seccomp notification descriptor attached. */
+static void
+send_hello(int notify_fd)
+{
+	Sovereign__ChildMessage m = SOVEREIGN__CHILD_MESSAGE__INIT;
+	Sovereign__Hello h = SOVEREIGN__HELLO__INIT;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	uint8_t frame[64];
+	uint32_t be;
+	struct msghdr msg = {0};
+	struct cmsghdr *c;
+	struct iovec iov;
+	size_t size;
+
+	h.abi_version = SV_PLUGIN_ABI_VERSION;
+	m.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_HELLO;
+	m.hello = &h;
+	size = protobuf_c_message_get_packed_size(&m.base);
+	SV_ASSERT(size <= sizeof(frame) - SV_FRAME_HEADER);
+	be = htobe32((uint32_t)size);
+	memcpy(frame, &be, SV_FRAME_HEADER);
+	protobuf_c_message_pack(&m.base, frame + SV_FRAME_HEADER);
+
+	/* The descriptor rides on the frame's bytes; the broker takes it from there. */
+	iov.iov_base = frame;
+	iov.iov_len = SV_FRAME_HEADER + size;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	memset(&control, 0, sizeof(control));
+	msg.msg_control = control.buf;
+	msg.msg_controllen = sizeof(control.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
+	if (sendmsg(SV_CHANNEL_FD, &msg, MSG_NOSIGNAL) != (ssize_t)iov.iov_len)
+		sv_pdie("cannot send the handshake to the broker");
+}
+
+int
+main(int argc, char **argv)
+{
+	char err[512], procpath[64];
+	struct sv_policy *policy = NULL;
+	struct sv_limits lim;
+	plugin_main_fn plugin_main;
+	void *filters, *handle;
+	int so_fd, notify_fd, r;
+
+	sv_set_progname("svrun-sandbox");
+	if (argc != 6)
+		sv_die("usage: svrun-sandbox POLICY CPU_SECONDS AS_BYTES NOFILE PLUGIN.so "
+		       "(started by svrun only)");
+	check_channel();
+	sv_sandbox_keep_fds(SV_CHANNEL_FD);
+	/* A plugin never outlives its broker; set before anything can block. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		sv_pdie("prctl(PR_SET_PDEATHSIG)");
+
+	sv_sandbox_default_limits(&lim);
+	lim.cpu_seconds = number_arg("CPU seconds", argv[2]);
+	lim.address_space = number_arg("address space", argv[3]);
+	lim.open_files = number_arg("descriptor limit", argv[4]);
+	if ((r = sv_policy_load(argv[1], &policy, err, sizeof(err))) < 0)
+		sv_die("%s", err);
+
+	/*
+	 * Open the plugin while we still have our original user, so a plugin readable by
+	 * the operator only still loads after the switch to nobody; dlopen() then goes
+	 * through /proc/self/fd.
+	 */
+	if ((so_fd = open(argv[5], O_RDONLY | O_CLOEXEC)) < 0)
+		sv_die_status(SV_EXIT_LOAD, "cannot open plugin %s: %s", argv[5],
+			      strerror(errno));
+	if (sv_snprintf(procpath, sizeof(procpath), "/proc/self/fd/%d", so_fd) < 0)
+		sv_die("plugin descriptor path too long");
+
+	sv_sandbox_limit(&lim);
+	sv_sandbox_no_new_privs();
+	sv_sandbox_drop_user();
+	sv_sandbox_drop_caps();
+	/* Nobody may ptrace us or read our memory, whatever uid shares ours. */
+	if (prctl(PR_SET_DUMPABLE, 0) < 0)
+		sv_pdie("prctl(PR_SET_DUMPABLE)");
+	filters = sv_sandbox_load_phase(policy);
+
+	/* From here on, the plugin's constructors run: everything above is in place. */
+	if ((handle = dlopen(procpath, RTLD_NOW | RTLD_LOCAL)) == NULL)
+		sv_die_status(SV_EXIT_LOAD, "cannot load plugin %s: %s", argv[5], dlerror());
+	plugin_main = (plugin_main_fn)dlsym(handle, "sv_plugin_main");
+	if (plugin_main == NULL)
+		sv_die_status(SV_EXIT_LOAD, "plugin %s does not define sv_plugin_main", argv[5]);
+	close(so_fd);
+
+	notify_fd = sv_sandbox_final(filters);
+	send_hello(notify_fd);
+	close(notify_fd);
+	sv_policy_free(policy);
+
+	exit(plugin_main(sv_sdk_context(SV_CHANNEL_FD)));
+}

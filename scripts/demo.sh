@@ -1,0 +1,16 @@
+#!/bin/sh
+# The README's first command: build svrun, create a demo database, and run the example
+# plugin in the sandbox against it.
+set -eu
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)"
+
+mkdir -p build/demo
+rm -f build/demo/sovereign.db
+build/bin/svrun init --demo --db sqlite:build/demo/sovereign.db
+echo "+ svrun --db sqlite:build/demo/sovereign.db build/plugins/hello.so"
+build/bin/svrun --db sqlite:build/demo/sovereign.db build/plugins/hello.so
+echo "svrun: the plugin exited with status $?"

@@ -1,0 +1,21 @@
+#!/bin/sh
+# The README's second command: every test, twice: in a release build with
+# _FORTIFY_SOURCE, then with the broker side under AddressSanitizer, UBSan and
+# LeakSanitizer. Any failure, or any test that cannot run, fails the whole run.
+set -eu
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+jobs=$(nproc)
+
+echo "== release build (-O2 -D_FORTIFY_SOURCE=2)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DCMAKE_C_FLAGS="-D_FORTIFY_SOURCE=2" >/dev/null
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure --no-tests=error
+
+echo "== sanitizer build (ASan + UBSan + LSan on the broker side)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSV_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ctest --test-dir build-asan --output-on-failure --no-tests=error

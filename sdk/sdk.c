@@ -1,0 +1,238 @@
+/*
+ * sdk.c - the plugin SDK, inside the sandbox: each call becomes one request frame to
+ * the broker, and each answer is kept as the decoded message itself, so reading a
+ * result copies nothing.
+ *
+ * The broker is trusted, but its answers are still checked (ids, cell counts) so that
+ * a bug on either side ends in an error message, never in a read out of bounds.
+ */
+#include "sdk/sdk.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "proto/frame.h"
+
+struct sv_ctx {
+	int fd;
+	uint64_t next_id;
+	char errmsg[1024];
+};
+
+struct sv_result {
+	Sovereign__BrokerMessage *msg;
+	size_t nrows;
+};
+
+static struct sv_ctx the_ctx;
+
+sv_ctx *
+sv_sdk_context(int fd)
+{
+	the_ctx.fd = fd;
+	the_ctx.next_id = 1;
+	the_ctx.errmsg[0] = '\0';
+	return &the_ctx;
+}
+
+/* Records why the current call failed, for sv_errmsg(). */
+static void SV_PRINTF(2, 3)
+fail(sv_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx->errmsg, sizeof(ctx->errmsg), fmt, ap);
+	va_end(ap);
+}
+
+/* Receives the broker's answer to request @id; NULL with ctx->errmsg set on failure. */
+static Sovereign__BrokerMessage *
+receive_answer(sv_ctx *ctx, uint64_t id)
+{
+	Sovereign__BrokerMessage *m = NULL;
+	uint8_t *buf = NULL;
+	size_t len;
+	int r;
+
+	if ((r = sv_frame_recv(ctx->fd, &buf, &len)) < 0) {
+		fail(ctx, "broker channel: %s", strerror(-r));
+		goto out;
+	}
+	m = sovereign__broker_message__unpack(NULL, len, buf);
+	if (m == NULL) {
+		fail(ctx, "broker channel: malformed answer");
+		goto out;
+	}
+	if (m->id != id) {
+		fail(ctx, "broker channel: answer to request %llu, expected %llu",
+		     (unsigned long long)m->id, (unsigned long long)id);
+		sovereign__broker_message__free_unpacked(m, NULL);
+		m = NULL;
+	}
+out:
+	free(buf);
+	return m;
+}
+
+/* Turns a rows answer into a result, checking its shape; NULL with errmsg otherwise. */
+static sv_result *
+make_result(sv_ctx *ctx, Sovereign__BrokerMessage *m)
+{
+	Sovereign__Rows *rows = m->rows;
+	sv_result *res;
+
+	if (rows->ncols == 0 ? rows->n_cells != 0 : rows->n_cells % rows->ncols != 0) {
+		fail(ctx, "broker channel: %zu cells do not fill %u columns", rows->n_cells,
+		     rows->ncols);
+		return NULL;
+	}
+	if (rows->n_names != rows->ncols) {
+		fail(ctx, "broker channel: %zu names for %u columns", rows->n_names, rows->ncols);
+		return NULL;
+	}
+	if ((res = calloc(1, sizeof(*res))) == NULL) {
+		fail(ctx, "out of memory");
+		return NULL;
+	}
+	res->msg = m;
+	res->nrows = rows->ncols ? rows->n_cells / rows->ncols : 0;
+	return res;
+}
+
+sv_result *
+sv_query(sv_ctx *ctx, const char *sql, int nparams, const char *const *params)
+{
+	Sovereign__ChildMessage req = SOVEREIGN__CHILD_MESSAGE__INIT;
+	Sovereign__Query q = SOVEREIGN__QUERY__INIT;
+	Sovereign__Param *pv = NULL, **pp = NULL;
+	Sovereign__BrokerMessage *m = NULL;
+	sv_result *res = NULL;
+	int i, r;
+
+	ctx->errmsg[0] = '\0';
+	if (sql == NULL || nparams < 0 || (nparams > 0 && params == NULL)) {
+		fail(ctx, "sv_query: invalid arguments");
+		goto out;
+	}
+	pv = calloc((size_t)nparams + 1, sizeof(*pv));
+	pp = calloc((size_t)nparams + 1, sizeof(*pp));
+	if (pv == NULL || pp == NULL) {
+		fail(ctx, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < nparams; i++) {
+		sovereign__param__init(&pv[i]);
+		pv[i].text = (char *)params[i];
+		pp[i] = &pv[i];
+	}
+	q.sql = (char *)sql;
+	q.n_params = (size_t)nparams;
+	q.params = pp;
+	req.has_id = 1;
+	req.id = ctx->next_id++;
+	req.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_QUERY;
+	req.query = &q;
+	if ((r = sv_frame_send(ctx->fd, &req.base)) < 0) {
+		fail(ctx, "broker channel: %s", strerror(-r));
+		goto out;
+	}
+	if ((m = receive_answer(ctx, req.id)) == NULL)
+		goto out;
+	switch (m->body_case) {
+	case SOVEREIGN__BROKER_MESSAGE__BODY_ROWS:
+		if ((res = make_result(ctx, m)) != NULL)
+			m = NULL;	/* transferred */
+		break;
+	case SOVEREIGN__BROKER_MESSAGE__BODY_ERROR:
+		fail(ctx, "%s", m->error->message);
+		break;
+	case SOVEREIGN__BROKER_MESSAGE__BODY__NOT_SET:
+	default:
+		fail(ctx, "broker channel: answer without a body");
+		break;
+	}
+out:
+	if (m != NULL)
+		sovereign__broker_message__free_unpacked(m, NULL);
+	free(pv);
+	free(pp);
+	return res;
+}
+
+int
+sv_result_rows(const sv_result *r)
+{
+	return r ? (int)r->nrows : 0;
+}
+
+int
+sv_result_cols(const sv_result *r)
+{
+	return r ? (int)r->msg->rows->ncols : 0;
+}
+
+const char *
+sv_result_name(const sv_result *r, int col)
+{
+	if (r == NULL || col < 0 || (size_t)col >= r->msg->rows->n_names)
+		return NULL;
+	return r->msg->rows->names[col];
+}
+
+const char *
+sv_result_text(const sv_result *r, int row, int col)
+{
+	const Sovereign__Rows *rows;
+
+	if (r == NULL || row < 0 || col < 0)
+		return NULL;
+	rows = r->msg->rows;
+	if ((size_t)row >= r->nrows || (unsigned)col >= rows->ncols)
+		return NULL;
+	return rows->cells[(size_t)row * rows->ncols + (size_t)col]->text;
+}
+
+long long
+sv_result_changes(const sv_result *r)
+{
+	return r && r->msg->rows->has_changes ? (long long)r->msg->rows->changes : 0;
+}
+
+void
+sv_result_free(sv_result *r)
+{
+	if (r == NULL)
+		return;
+	sovereign__broker_message__free_unpacked(r->msg, NULL);
+	free(r);
+}
+
+const char *
+sv_errmsg(const sv_ctx *ctx)
+{
+	return ctx ? ctx->errmsg : "";
+}
+
+void
+sv_log(sv_ctx *ctx, const char *fmt, ...)
+{
+	Sovereign__ChildMessage req = SOVEREIGN__CHILD_MESSAGE__INIT;
+	Sovereign__Log lg = SOVEREIGN__LOG__INIT;
+	char line[4096];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	lg.text = line;
+	req.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_LOG;
+	req.log = &lg;
+	if ((r = sv_frame_send(ctx->fd, &req.base)) < 0)
+		fail(ctx, "broker channel: %s", strerror(-r));
+}

@@ -1,0 +1,203 @@
+/*
+ * test_frame.c - the framing of the plugin channel: what a hostile peer can make the
+ * broker's framer hold, and that honest frames round-trip.
+ */
+#include <criterion/criterion.h>
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proto/frame.h"
+
+/* Feeds @len bytes into @f the way the broker does, through reserve and commit. */
+static int
+feed(struct sv_framer *f, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint8_t *dst;
+	size_t room, n;
+	int r;
+
+	while (len > 0) {
+		if ((r = sv_framer_reserve(f, &dst, &room)) < 0)
+			return r;
+		n = len < room ? len : room;
+		memcpy(dst, p, n);
+		sv_framer_commit(f, n);
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void
+put_header(uint8_t *buf, uint32_t n)
+{
+	uint32_t be = htobe32(n);
+
+	memcpy(buf, &be, 4);
+}
+
+Test(frame, send_and_recv_round_trip_a_query)
+{
+	Sovereign__ChildMessage m = SOVEREIGN__CHILD_MESSAGE__INIT, *back;
+	Sovereign__Query q = SOVEREIGN__QUERY__INIT;
+	uint8_t *buf;
+	size_t len;
+	int sv[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	q.sql = "SELECT 1";
+	m.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_QUERY;
+	m.query = &q;
+	m.has_id = 1;
+	m.id = 42;
+	cr_assert_eq(sv_frame_send(sv[0], &m.base), 0);
+	cr_assert_eq(sv_frame_recv(sv[1], &buf, &len), 0);
+	back = sovereign__child_message__unpack(NULL, len, buf);
+	cr_assert_not_null(back);
+	cr_assert_eq(back->id, 42);
+	cr_assert_eq(back->body_case, SOVEREIGN__CHILD_MESSAGE__BODY_QUERY);
+	cr_assert_str_eq(back->query->sql, "SELECT 1");
+	sovereign__child_message__free_unpacked(back, NULL);
+	free(buf);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(frame, recv_refuses_header_over_max)
+{
+	uint8_t hdr[4], *buf = NULL;
+	size_t len = 0;
+	int sv[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	put_header(hdr, SV_FRAME_MAX + 1);
+	cr_assert_eq(write(sv[0], hdr, 4), 4);
+	cr_assert_eq(sv_frame_recv(sv[1], &buf, &len), -EMSGSIZE);
+	cr_assert_null(buf);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(frame, recv_reports_truncated_frame_as_epipe)
+{
+	uint8_t bytes[6], *buf = NULL;
+	size_t len = 0;
+	int sv[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	put_header(bytes, 100);
+	bytes[4] = bytes[5] = 0x08;
+	cr_assert_eq(write(sv[0], bytes, sizeof(bytes)), (ssize_t)sizeof(bytes));
+	close(sv[0]);
+	cr_assert_eq(sv_frame_recv(sv[1], &buf, &len), -EPIPE);
+	cr_assert_null(buf);
+	close(sv[1]);
+}
+
+Test(frame, framer_returns_frames_split_across_reads)
+{
+	struct sv_framer f;
+	const uint8_t *payload;
+	uint8_t wire[4 + 3 + 4 + 2];
+	size_t len, i;
+
+	sv_framer_init(&f);
+	put_header(wire, 3);
+	memcpy(wire + 4, "abc", 3);
+	put_header(wire + 7, 2);
+	memcpy(wire + 11, "de", 2);
+	/* One byte at a time: the worst fragmentation a peer can choose. */
+	for (i = 0; i < 6; i++) {
+		cr_assert_eq(feed(&f, wire + i, 1), 0);
+		cr_assert_eq(sv_framer_next(&f, &payload, &len), 0);
+	}
+	cr_assert_eq(feed(&f, wire + 6, sizeof(wire) - 6), 0);
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), 1);
+	cr_assert_eq(len, 3);
+	cr_assert_eq(memcmp(payload, "abc", 3), 0);
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), 1);
+	cr_assert_eq(len, 2);
+	cr_assert_eq(memcmp(payload, "de", 2), 0);
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), 0);
+	cr_assert_eq(sv_framer_pending(&f), 0);
+	sv_framer_release(&f);
+}
+
+Test(frame, framer_refuses_a_4_gib_claim_without_allocating_it)
+{
+	struct sv_framer f;
+	const uint8_t *payload;
+	uint8_t hdr[4];
+	uint8_t *dst;
+	size_t len, room;
+
+	sv_framer_init(&f);
+	put_header(hdr, 0xffffffffu);
+	cr_assert_eq(feed(&f, hdr, 4), 0);
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), -EMSGSIZE);
+	cr_assert_eq(sv_framer_reserve(&f, &dst, &room), -EMSGSIZE);
+	cr_assert_leq(f.cap, SV_FRAMER_MIN_READ, "framer grew to %zu bytes on a claim", f.cap);
+	sv_framer_release(&f);
+}
+
+Test(frame, framer_grows_with_bytes_received_not_bytes_claimed)
+{
+	struct sv_framer f;
+	const uint8_t *payload;
+	uint8_t hdr[4], chunk[1000] = {0};
+	size_t len;
+
+	sv_framer_init(&f);
+	/* A legal claim just under the limit, followed by only 1000 bytes. */
+	put_header(hdr, SV_FRAME_MAX);
+	cr_assert_eq(feed(&f, hdr, 4), 0);
+	cr_assert_eq(feed(&f, chunk, sizeof(chunk)), 0);
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), 0);
+	cr_assert_leq(f.cap, SV_FRAMER_CHUNK + SV_FRAMER_MIN_READ + 1004,
+		      "framer holds %zu bytes for 1004 received", f.cap);
+	sv_framer_release(&f);
+}
+
+Test(frame, framer_accepts_a_frame_of_exactly_the_maximum)
+{
+	struct sv_framer f;
+	const uint8_t *payload;
+	uint8_t hdr[4];
+	uint8_t *big = calloc(1, SV_FRAME_MAX);
+	size_t len;
+
+	cr_assert_not_null(big);
+	sv_framer_init(&f);
+	put_header(hdr, SV_FRAME_MAX);
+	cr_assert_eq(feed(&f, hdr, 4), 0);
+	cr_assert_eq(feed(&f, big, SV_FRAME_MAX), 0);
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), 1);
+	cr_assert_eq(len, SV_FRAME_MAX);
+	sv_framer_release(&f);
+	free(big);
+}
+
+Test(frame, send_refuses_a_message_over_max)
+{
+	Sovereign__ChildMessage m = SOVEREIGN__CHILD_MESSAGE__INIT;
+	Sovereign__Log lg = SOVEREIGN__LOG__INIT;
+	char *text = malloc(SV_FRAME_MAX + 1);
+	int sv[2];
+
+	cr_assert_not_null(text);
+	memset(text, 'x', SV_FRAME_MAX);
+	text[SV_FRAME_MAX] = '\0';
+	lg.text = text;
+	m.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_LOG;
+	m.log = &lg;
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	cr_assert_eq(sv_frame_send(sv[0], &m.base), -EMSGSIZE);
+	close(sv[0]);
+	close(sv[1]);
+	free(text);
+}
