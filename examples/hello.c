@@ -5,6 +5,8 @@
  * Build: cc -shared -fPIC -I<svrun>/include hello.c -o hello.so
  * Run:   svrun init --demo && svrun hello.so
  */
+#include <stddef.h>
+
 #include <sovereign/plugin.h>
 
 int

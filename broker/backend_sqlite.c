@@ -1,0 +1,597 @@
+/*
+ * backend_sqlite.c - the embedded SQLite backend: the core connection, and per plugin a
+ * second connection to the same file that runs the plugin's statements under the
+ * authorizer of authz.c, hardened with sqlite3_db_config() and tight sqlite3_limit()s.
+ *
+ * Each plugin statement runs inside a transaction the broker opens and closes, so a
+ * statement that fails half-way, is interrupted or gives too large a result changes
+ * nothing, and a plugin never holds a lock between two requests.
+ */
+#include "broker/backend.h"
+#include "broker/internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* How long a statement waits for another connection's lock before failing. */
+#define BUSY_TIMEOUT_MS 2000
+/* Virtual machine steps between two looks at the clock. */
+#define PROGRESS_STEPS 1000
+
+struct sqlite_db {
+	struct sv_db base;
+	sqlite3 *core;
+	char *path;		/* as given, for messages */
+	char *open_path;	/* never taken for a "file:" URI by SQLite */
+};
+
+struct sqlite_session {
+	struct sv_session base;
+	sqlite3 *conn;
+	struct sv_authz *authz;
+	uint64_t deadline_ns;
+	int timed_out;
+	int trusted;	/* running the broker's own BEGIN/COMMIT/ROLLBACK */
+};
+
+/* A relative path gets "./" so SQLite never reads "file:..." as a URI with options. */
+static char *
+open_path(const char *path)
+{
+	char *p;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (!(p = malloc(strlen(path) + 3)))
+		return NULL;
+	strcpy(p, "./");
+	strcat(p, path);
+	return p;
+}
+
+/* Frees a database object at any stage of its construction. */
+static void
+free_db(struct sqlite_db *d)
+{
+	if (!d)
+		return;
+	sqlite3_close(d->core);
+	free(d->path);
+	free(d->open_path);
+	free(d);
+}
+
+/* Opens an existing database only, and only if it holds the core schema. */
+static int
+sqlite_open(const char *target, struct sv_db **out, char *err, size_t errlen)
+{
+	struct sqlite_db *d = NULL;
+	struct stat st;
+	int r;
+
+	*out = NULL;
+	if (stat(target, &st) < 0) {
+		r = -errno;
+		if (r == -ENOENT)
+			snprintf(err, errlen,
+				 "database %s does not exist; create it with: svrun init --db "
+				 "sqlite:%s (add --demo for sample data)",
+				 target, target);
+		else
+			snprintf(err, errlen, "cannot open database %s: %s", target, strerror(-r));
+		goto out;
+	}
+	r = -ENOMEM;
+	if (!(d = calloc(1, sizeof(*d))) || !(d->path = strdup(target)) ||
+	    !(d->open_path = open_path(target)))
+		goto out;
+	d->base.ops = &sv_backend_sqlite;
+	/* Never SQLITE_OPEN_CREATE: a typo in --db must not leave an empty database behind. */
+	if (sqlite3_open_v2(d->open_path, &d->core, SQLITE_OPEN_READWRITE | SQLITE_OPEN_EXRESCODE,
+			    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s: %s", target,
+			 d->core ? sqlite3_errmsg(d->core) : "out of memory");
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_busy_timeout(d->core, BUSY_TIMEOUT_MS);
+	if ((r = sv_schema_count(d->core, err, errlen)) < 0)
+		goto out;
+	if (r != SV_SCHEMA_OBJECTS) {
+		snprintf(err, errlen,
+			 "database %s lacks the Sovereign core schema; create it with: svrun init "
+			 "--db sqlite:%s",
+			 target, target);
+		r = -EIO;
+		goto out;
+	}
+	*out = &d->base;
+	d = NULL;	/* transferred */
+	r = 0;
+out:
+	free_db(d);
+	return r;
+}
+
+/* The one place a database file may be created. */
+static int
+sqlite_init(const char *target, int demo, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	char *path;
+	int r;
+
+	if (!(path = open_path(target)))
+		return -ENOMEM;
+	if (sqlite3_open_v2(path, &db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE,
+			    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot create database %s: %s", target,
+			 db ? sqlite3_errmsg(db) : "out of memory");
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	r = sv_schema_create(db, demo, err, errlen);
+out:
+	sqlite3_close(db);
+	free(path);
+	return r;
+}
+
+/* Closes the core connection; sessions are closed first (broker.h). */
+static void
+sqlite_close(struct sv_db *base)
+{
+	free_db((struct sqlite_db *)base);
+}
+
+/* CLOCK_MONOTONIC, the clock deadlines are given in. */
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* SQLite calls this every PROGRESS_STEPS steps; non-zero interrupts the statement. */
+static int
+progress(void *arg)
+{
+	struct sqlite_session *s = arg;
+
+	/* The broker's own ROLLBACK must finish even after the deadline. */
+	if (!s->trusted && s->deadline_ns && now_ns() >= s->deadline_ns) {
+		s->timed_out = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* sqlite3_limit() takes an int. */
+static int
+clamp(size_t v)
+{
+	return v > INT_MAX ? INT_MAX : (int)v;
+}
+
+/*
+ * Turns off what a hostile statement could use against the file or the process
+ * (https://www.sqlite.org/c3ref/c_dbconfig_defensive.html, .../c_limit_attached.html):
+ * DEFENSIVE forbids writable_schema and direct shadow-table writes, TRUSTED_SCHEMA off
+ * keeps functions with side effects out of views and triggers, and the limits bound what
+ * one statement may cost before the authorizer has even been asked.
+ */
+static int
+harden(sqlite3 *db, const struct sv_session_limits *lim)
+{
+	static const int off[] = {
+		SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, SQLITE_DBCONFIG_TRUSTED_SCHEMA,
+		SQLITE_DBCONFIG_WRITABLE_SCHEMA,       SQLITE_DBCONFIG_DQS_DML,
+		SQLITE_DBCONFIG_DQS_DDL,
+	};
+	size_t i;
+	int v;
+
+	if (sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &v) != SQLITE_OK || v != 1)
+		return -EIO;
+	for (i = 0; i < sizeof(off) / sizeof(off[0]); i++)
+		if (sqlite3_db_config(db, off[i], 0, &v) != SQLITE_OK || v != 0)
+			return -EIO;
+	sqlite3_limit(db, SQLITE_LIMIT_LENGTH, clamp(lim->result_bytes));
+	sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, clamp(lim->sql_bytes));
+	sqlite3_limit(db, SQLITE_LIMIT_COLUMN, 128);
+	sqlite3_limit(db, SQLITE_LIMIT_EXPR_DEPTH, 100);
+	sqlite3_limit(db, SQLITE_LIMIT_COMPOUND_SELECT, 16);
+	sqlite3_limit(db, SQLITE_LIMIT_VDBE_OP, 100000);
+	sqlite3_limit(db, SQLITE_LIMIT_FUNCTION_ARG, 32);
+	sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+	sqlite3_limit(db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 1000);
+	sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, clamp(lim->params));
+	sqlite3_limit(db, SQLITE_LIMIT_TRIGGER_DEPTH, 4);
+	sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, 0);
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	return 0;
+}
+
+/*
+ * Declares every v_plugin_* view of the core schema to the authorizer and lets it learn
+ * which columns each one reads, by compiling "SELECT * FROM <view>" in learning mode.
+ */
+static int
+learn_views(struct sqlite_session *s, sqlite3 *core)
+{
+	static const char list[] = "SELECT name FROM main.sqlite_master WHERE type = 'view'"
+				   " AND name LIKE 'v\\_plugin\\_%' ESCAPE '\\'";
+	sqlite3_stmt *names = NULL, *probe = NULL;
+	char *sql = NULL;
+	int r = -EIO, rc;
+
+	if (sqlite3_prepare_v2(core, list, -1, &names, NULL) != SQLITE_OK)
+		goto out;
+	while ((rc = sqlite3_step(names)) == SQLITE_ROW) {
+		if ((r = sv_authz_learn_begin(s->authz,
+					      (const char *)sqlite3_column_text(names, 0))) < 0)
+			goto out;
+		r = -ENOMEM;
+		sql = sqlite3_mprintf("SELECT * FROM main.\"%w\"", sqlite3_column_text(names, 0));
+		if (!sql)
+			goto out;
+		r = -EIO;
+		rc = sqlite3_prepare_v2(s->conn, sql, -1, &probe, NULL);
+		sv_authz_learn_end(s->authz);
+		sqlite3_free(sql);
+		sql = NULL;
+		sqlite3_finalize(probe);
+		probe = NULL;
+		if (rc != SQLITE_OK)
+			goto out;
+	}
+	r = rc == SQLITE_DONE ? 0 : -EIO;
+out:
+	sv_authz_learn_end(s->authz);
+	sqlite3_free(sql);
+	sqlite3_finalize(names);
+	return r;
+}
+
+/* Tells the authorizer which names are real tables, so it can tell them from CTEs. */
+static int
+list_tables(struct sqlite_session *s, sqlite3 *core)
+{
+	static const char list[] = "SELECT name FROM main.sqlite_master"
+				   " WHERE type IN ('table', 'view')";
+	sqlite3_stmt *names = NULL;
+	int r = -EIO, rc;
+
+	if (sqlite3_prepare_v2(core, list, -1, &names, NULL) != SQLITE_OK)
+		goto out;
+	while ((rc = sqlite3_step(names)) == SQLITE_ROW)
+		if ((r = sv_authz_add_table(s->authz,
+					    (const char *)sqlite3_column_text(names, 0))) < 0)
+			goto out;
+	r = rc == SQLITE_DONE ? 0 : -EIO;
+out:
+	sqlite3_finalize(names);
+	return r;
+}
+
+/* Closes a session at any stage of its construction. */
+static void
+sqlite_session_close(struct sv_session *base)
+{
+	struct sqlite_session *s = (struct sqlite_session *)base;
+
+	if (!s)
+		return;
+	/* sqlite3_close() rolls back an open transaction; the authorizer goes after it. */
+	sqlite3_close(s->conn);
+	sv_authz_free(s->authz);
+	free(s);
+}
+
+/* A connection per plugin, so its authorizer and limits bind that plugin only. */
+static int
+sqlite_session_open(struct sv_db *dbase, const char *plugin_id,
+		    const struct sv_session_limits *lim, struct sv_session **out, char *err,
+		    size_t errlen)
+{
+	struct sqlite_db *d = (struct sqlite_db *)dbase;
+	struct sqlite_session *s;
+	int r;
+
+	*out = NULL;
+	if (!(s = calloc(1, sizeof(*s))))
+		return -ENOMEM;
+	s->base.ops = &sv_backend_sqlite;
+	s->base.lim = *lim;
+	if ((r = sv_authz_new(plugin_id, &s->authz)) < 0) {
+		snprintf(err, errlen, "cannot set up rights for plugin %s", plugin_id);
+		goto out;
+	}
+	/* A connection of its own: the authorizer and limits must never touch core's. */
+	if (sqlite3_open_v2(d->open_path, &s->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_EXRESCODE,
+			    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s for plugin %s: %s", d->path,
+			 plugin_id, s->conn ? sqlite3_errmsg(s->conn) : "out of memory");
+		r = -EIO;
+		goto out;
+	}
+	/* Installed before anything is compiled on this connection, and never removed. */
+	sqlite3_set_authorizer(s->conn, sv_authz_callback, s->authz);
+	sqlite3_progress_handler(s->conn, PROGRESS_STEPS, progress, s);
+	/* Before the limits, which bound plugin statements, not the core schema's. */
+	if ((r = list_tables(s, d->core)) < 0 || (r = learn_views(s, d->core)) < 0) {
+		snprintf(err, errlen, "cannot read the plugin views of %s: %s", d->path,
+			 sqlite3_errmsg(s->conn));
+		goto out;
+	}
+	if ((r = harden(s->conn, lim)) < 0) {
+		snprintf(err, errlen, "cannot restrict the database connection of plugin %s",
+			 plugin_id);
+		goto out;
+	}
+	*out = &s->base;
+	s = NULL;	/* transferred */
+	r = 0;
+out:
+	sqlite_session_close(s ? &s->base : NULL);
+	return r;
+}
+
+/* Read by progress() while a statement runs. */
+static void
+sqlite_set_deadline(struct sv_session *base, uint64_t deadline_ns)
+{
+	((struct sqlite_session *)base)->deadline_ns = deadline_ns;
+}
+
+/* Runs one of the broker's own transaction statements past the authorizer. */
+static int
+exec_trusted(struct sqlite_session *s, const char *sql)
+{
+	int rc;
+
+	s->trusted = 1;
+	sv_authz_set_trusted(s->authz, 1);
+	rc = sqlite3_exec(s->conn, sql, NULL, NULL, NULL);
+	sv_authz_set_trusted(s->authz, 0);
+	s->trusted = 0;
+	return rc;
+}
+
+/* Returns n for a parameter named "$n" with 1 <= n <= @max, else 0. */
+static size_t
+param_number(const char *name, size_t max)
+{
+	size_t n = 0;
+
+	if (!name || name[0] != '$' || name[1] < '1' || name[1] > '9')
+		return 0;
+	for (name++; *name; name++) {
+		if (*name < '0' || *name > '9' || n > max)
+			return 0;
+		n = n * 10 + (size_t)(*name - '0');
+	}
+	return n <= max ? n : 0;
+}
+
+/*
+ * Binds $1..$n by name. The statement must use exactly the names $1..$@nparams: as
+ * distinct names get distinct indexes, a matching count with every name in range means
+ * each parameter given is used and each one used is given.
+ */
+static int
+bind_params(struct sqlite_session *s, sqlite3_stmt *st, size_t nparams,
+	    const char *const *params, char *err, size_t errlen)
+{
+	int count = sqlite3_bind_parameter_count(st), i, rc;
+	size_t n;
+
+	if ((size_t)count != nparams) {
+		snprintf(err, errlen, "the statement uses %d parameters, %zu given", count,
+			 nparams);
+		return -EINVAL;
+	}
+	for (i = 1; i <= count; i++) {
+		if (!(n = param_number(sqlite3_bind_parameter_name(st, i), nparams))) {
+			snprintf(err, errlen, "parameters must be written $1..$%zu", nparams);
+			return -EINVAL;
+		}
+		if (params[n - 1])
+			rc = sqlite3_bind_text(st, i, params[n - 1], -1, SQLITE_TRANSIENT);
+		else
+			rc = sqlite3_bind_null(st, i);
+		if (rc != SQLITE_OK) {
+			snprintf(err, errlen, "cannot bind parameter $%zu: %s", n,
+				 sqlite3_errstr(rc));
+			sv_session_set_reason(&s->base, "bind $%zu: %s", n,
+					      sqlite3_errmsg(s->conn));
+			if (rc == SQLITE_TOOBIG)
+				return -E2BIG;
+			return rc == SQLITE_NOMEM ? -ENOMEM : -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Maps a failed prepare or step to the plugin's errno and message. Denials and missing
+ * objects become -EACCES with the same text; the operator gets SQLite's own words.
+ */
+static int
+map_error(struct sqlite_session *s, int rc, char *err, size_t errlen)
+{
+	const char *msg = sqlite3_errmsg(s->conn);
+
+	sv_session_set_reason(&s->base, "sqlite: %s (%s)", msg, sqlite3_errstr(rc));
+	if (s->timed_out) {
+		snprintf(err, errlen, "the deadline passed; statement interrupted");
+		return -ETIMEDOUT;
+	}
+	if (sv_authz_denied(s->authz)) {
+		snprintf(err, errlen, "%s", sv_authz_message(s->authz));
+		sv_session_set_reason(&s->base, "%s", sv_authz_reason(s->authz));
+		return -EACCES;
+	}
+	if (sv_authz_hide_missing(msg, err, errlen))
+		return -EACCES;
+	switch (rc & 0xff) {
+	case SQLITE_TOOBIG:
+		snprintf(err, errlen, "a value exceeds the session's limits");
+		return -E2BIG;
+	case SQLITE_NOMEM:
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		snprintf(err, errlen, "the database is busy");
+		return -EIO;
+	case SQLITE_ERROR:
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:
+		/* Statement errors: the tables involved are the plugin's own or its views. */
+		snprintf(err, errlen, "%s", msg);
+		return -EINVAL;
+	default:
+		snprintf(err, errlen, "the database failed");
+		return -EIO;
+	}
+}
+
+/* Steps @st to the end, collecting rows into @out within the session's limits. */
+static int
+collect(struct sqlite_session *s, sqlite3_stmt *st, struct sv_rows *out, char *err,
+	size_t errlen)
+{
+	struct sv_rows_builder b;
+	const char **texts = NULL;
+	size_t *lens = NULL;
+	int ncols = sqlite3_column_count(st), i, rc, r = -ENOMEM;
+
+	sv_rows_begin(&b, out, &s->base.lim);
+	if (ncols > 0 && (!(texts = calloc((size_t)ncols, sizeof(*texts))) ||
+			  !(lens = calloc((size_t)ncols, sizeof(*lens)))))
+		goto out;
+	for (i = 0; i < ncols; i++)
+		if ((r = sv_rows_add_name(&b, sqlite3_column_name(st, i))) < 0)
+			goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (i = 0; i < ncols; i++) {
+			texts[i] = (const char *)sqlite3_column_text(st, i);
+			lens[i] = (size_t)sqlite3_column_bytes(st, i);
+			if (!texts[i] && sqlite3_column_type(st, i) != SQLITE_NULL) {
+				r = -ENOMEM;
+				goto out;
+			}
+		}
+		if ((r = sv_rows_add_row(&b, texts, lens)) < 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = map_error(s, rc, err, errlen);
+		goto out;
+	}
+	/* sqlite3_changes() keeps the last write's count; a read must not report it. */
+	if (!sqlite3_stmt_readonly(st))
+		out->changes = sqlite3_changes64(s->conn);
+	r = 0;
+out:
+	if (r == -E2BIG || r == -ENOMEM) {
+		snprintf(err, errlen, r == -E2BIG ? "the result exceeds the session's limits"
+						  : "out of memory");
+		sv_session_set_reason(&s->base, "result: %s (limits: %zu bytes, %zu rows)",
+				      strerror(-r), s->base.lim.result_bytes,
+				      s->base.lim.result_rows);
+	}
+	free(texts);
+	free(lens);
+	return r;
+}
+
+/* One plugin statement: checked, compiled under the authorizer, run in a transaction. */
+static int
+sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
+	     const char *const *params, struct sv_rows *out, char *err, size_t errlen)
+{
+	struct sqlite_session *s = (struct sqlite_session *)base;
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	int in_tx = 0, r, rc;
+
+	s->timed_out = 0;
+	sv_authz_begin(s->authz);
+	if (strlen(sql) > base->lim.sql_bytes || nparams > base->lim.params) {
+		snprintf(err, errlen, "the statement exceeds the session's limits (%zu bytes, %zu "
+			 "parameters)", base->lim.sql_bytes, base->lim.params);
+		r = -EINVAL;
+		goto out;
+	}
+	/* First, so statements the authorizer never hears of (VACUUM) are refused too. */
+	if ((r = sv_authz_check_kind(sql, err, errlen)) < 0) {
+		sv_session_set_reason(base, "statement kind refused: %s", err);
+		goto out;
+	}
+	if (s->deadline_ns && now_ns() >= s->deadline_ns) {
+		s->timed_out = 1;
+		r = map_error(s, SQLITE_INTERRUPT, err, errlen);
+		goto out;
+	}
+	rc = sqlite3_prepare_v2(s->conn, sql, -1, &st, &tail);
+	if (rc != SQLITE_OK || sv_authz_denied(s->authz)) {
+		r = map_error(s, rc, err, errlen);
+		goto out;
+	}
+	/* A tail is refused, not dropped: "SELECT 1; DROP ..." must not half-run. */
+	if (!st || !sv_authz_is_blank(tail)) {
+		snprintf(err, errlen, st ? "only one statement per request" : "no statement");
+		sv_session_set_reason(base, "statement count: %s", err);
+		r = -EINVAL;
+		goto out;
+	}
+	if ((r = bind_params(s, st, nparams, params, err, errlen)) < 0)
+		goto out;
+	if ((rc = exec_trusted(s, "BEGIN")) != SQLITE_OK) {
+		r = map_error(s, rc, err, errlen);
+		goto out;
+	}
+	in_tx = 1;
+	if ((r = collect(s, st, out, err, errlen)) < 0)
+		goto out;
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = exec_trusted(s, "COMMIT")) != SQLITE_OK) {
+		r = map_error(s, rc, err, errlen);
+		goto out;
+	}
+	in_tx = 0;
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	/* An interrupted write may already have rolled the transaction back itself. */
+	if (in_tx && !sqlite3_get_autocommit(s->conn))
+		exec_trusted(s, "ROLLBACK");
+	if (r < 0)
+		sv_rows_clear(out);
+	return r;
+}
+
+const struct sv_backend_ops sv_backend_sqlite = {
+	.name = "sqlite",
+	.scheme = "sqlite:",
+	.open = sqlite_open,
+	.init = sqlite_init,
+	.close = sqlite_close,
+	.session_open = sqlite_session_open,
+	.session_close = sqlite_session_close,
+	.set_deadline = sqlite_set_deadline,
+	.query = sqlite_query,
+};

@@ -1,0 +1,273 @@
+/*
+ * broker.c - the backend-independent half of the broker's data access: URI parsing and
+ * backend choice, the session defaults, and the bounded result builder every backend
+ * shares. The database work itself happens behind struct sv_backend_ops (backend.h).
+ */
+#include "broker/backend.h"
+#include "common/common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Per-cell overhead charged against result_bytes, so many empty cells still count. */
+#define CELL_OVERHEAD 8
+
+static const struct sv_backend_ops *const backends[] = {
+	&sv_backend_sqlite,
+};
+
+/* Finds the backend for @uri and the target after its scheme, or explains why not. */
+static int
+pick_backend(const char *uri, const struct sv_backend_ops **ops, const char **target, char *err,
+	     size_t errlen)
+{
+	size_t i, n;
+
+	*ops = NULL;
+	*target = NULL;
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		n = strlen(backends[i]->scheme);
+		if (strncmp(uri, backends[i]->scheme, n) != 0)
+			continue;
+		if (uri[n] == '\0') {
+			snprintf(err, errlen, "database URI %s names no database", uri);
+			return -EINVAL;
+		}
+		*ops = backends[i];
+		*target = uri + n;
+		return 0;
+	}
+	if (strncmp(uri, "postgresql://", 13) == 0 || strncmp(uri, "postgres://", 11) == 0)
+		snprintf(err, errlen, "database URI %s: PostgreSQL is not supported yet", uri);
+	else
+		snprintf(err, errlen, "database URI %s: expected sqlite:PATH", uri);
+	return -EINVAL;
+}
+
+void
+sv_session_default_limits(struct sv_session_limits *lim)
+{
+	lim->result_bytes = 2u << 20;
+	lim->result_rows = 100000;
+	lim->sql_bytes = 64u << 10;
+	lim->params = 100;
+}
+
+int
+sv_db_open(const char *uri, struct sv_db **out, char *err, size_t errlen)
+{
+	const struct sv_backend_ops *ops;
+	const char *target;
+	int r;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((r = pick_backend(uri, &ops, &target, err, errlen)) < 0)
+		return r;
+	return ops->open(target, out, err, errlen);
+}
+
+int
+sv_db_init(const char *uri, int demo, char *err, size_t errlen)
+{
+	const struct sv_backend_ops *ops;
+	const char *target;
+	int r;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((r = pick_backend(uri, &ops, &target, err, errlen)) < 0)
+		return r;
+	return ops->init(target, demo, err, errlen);
+}
+
+void
+sv_db_close(struct sv_db *db)
+{
+	if (db)
+		db->ops->close(db);
+}
+
+/* The id names tables (plugin_<id>_*), so a second check here costs nothing. */
+static int
+valid_plugin_id(const char *id)
+{
+	size_t i;
+
+	if (id[0] < 'a' || id[0] > 'z')
+		return 0;
+	for (i = 1; id[i]; i++)
+		if ((id[i] < 'a' || id[i] > 'z') && (id[i] < '0' || id[i] > '9'))
+			return 0;
+	return i <= 64;
+}
+
+int
+sv_session_open(struct sv_db *db, const char *plugin_id, const struct sv_session_limits *lim,
+		struct sv_session **out, char *err, size_t errlen)
+{
+	struct sv_session_limits def;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (!valid_plugin_id(plugin_id)) {
+		snprintf(err, errlen, "invalid plugin id \"%s\": expected [a-z][a-z0-9]*",
+			 plugin_id);
+		return -EINVAL;
+	}
+	if (!lim) {
+		sv_session_default_limits(&def);
+		lim = &def;
+	}
+	return db->ops->session_open(db, plugin_id, lim, out, err, errlen);
+}
+
+void
+sv_session_close(struct sv_session *s)
+{
+	if (s)
+		s->ops->session_close(s);
+}
+
+void
+sv_session_set_deadline(struct sv_session *s, uint64_t deadline_ns)
+{
+	s->ops->set_deadline(s, deadline_ns);
+}
+
+int
+sv_session_query(struct sv_session *s, const char *sql, size_t nparams,
+		 const char *const *params, struct sv_rows *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (errlen > 0)
+		err[0] = '\0';
+	s->reason[0] = '\0';
+	return s->ops->query(s, sql, nparams, params, out, err, errlen);
+}
+
+const char *
+sv_session_reason(const struct sv_session *s)
+{
+	return s->reason;
+}
+
+void
+sv_session_set_reason(struct sv_session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+	va_end(ap);
+}
+
+void
+sv_rows_clear(struct sv_rows *r)
+{
+	size_t i;
+
+	if (r->names)
+		for (i = 0; i < r->ncols; i++)
+			free(r->names[i]);
+	if (r->cells)
+		for (i = 0; i < r->ncols * r->nrows; i++)
+			free(r->cells[i]);
+	free(r->names);
+	free(r->cells);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+sv_rows_begin(struct sv_rows_builder *b, struct sv_rows *rows,
+	      const struct sv_session_limits *lim)
+{
+	b->rows = rows;
+	b->lim = lim;
+	b->cap = 0;
+	b->bytes = 0;
+}
+
+/* Charges @len bytes against the result limit before anything is allocated for them. */
+static int
+charge(struct sv_rows_builder *b, size_t len)
+{
+	if (len > b->lim->result_bytes - b->bytes ||
+	    CELL_OVERHEAD > b->lim->result_bytes - b->bytes - len)
+		return -E2BIG;
+	b->bytes += len + CELL_OVERHEAD;
+	return 0;
+}
+
+/* Copies @len bytes into a fresh terminated string. */
+static char *
+dup_bytes(const char *text, size_t len)
+{
+	char *p = malloc(len + 1);
+
+	if (p) {
+		memcpy(p, text, len);
+		p[len] = '\0';
+	}
+	return p;
+}
+
+int
+sv_rows_add_name(struct sv_rows_builder *b, const char *name)
+{
+	struct sv_rows *r = b->rows;
+	char **names;
+	int ret;
+
+	if ((ret = charge(b, strlen(name))) < 0)
+		return ret;
+	names = realloc(r->names, (r->ncols + 1) * sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	r->names = names;
+	if (!(names[r->ncols] = dup_bytes(name, strlen(name))))
+		return -ENOMEM;
+	r->ncols++;
+	return 0;
+}
+
+/* A row is added whole, so sv_rows_clear() never meets a half-filled one. */
+int
+sv_rows_add_row(struct sv_rows_builder *b, const char *const *texts, const size_t *lens)
+{
+	struct sv_rows *r = b->rows;
+	size_t base = r->nrows * r->ncols, i, need;
+	char **cells;
+	int ret;
+
+	if (r->nrows >= b->lim->result_rows)
+		return -E2BIG;
+	for (i = 0; i < r->ncols; i++)
+		if ((ret = charge(b, texts[i] ? lens[i] : 0)) < 0)
+			return ret;
+	need = base + r->ncols;
+	if (need > b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64 * r->ncols;
+		if (b->cap < need)
+			b->cap = need;
+		cells = realloc(r->cells, b->cap * sizeof(*cells));
+		if (!cells)
+			return -ENOMEM;
+		r->cells = cells;
+	}
+	for (i = 0; i < r->ncols; i++) {
+		r->cells[base + i] = NULL;
+		if (texts[i] && !(r->cells[base + i] = dup_bytes(texts[i], lens[i]))) {
+			while (i-- > 0)
+				free(r->cells[base + i]);
+			return -ENOMEM;
+		}
+	}
+	r->nrows++;
+	return 0;
+}
