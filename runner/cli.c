@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -167,7 +168,7 @@ sv_plugin_id(const char *path, char *id, size_t idlen, char *err, size_t errlen)
 int
 sv_find_installed(const char *rel, const char *fallback, char *out, size_t len)
 {
-	char exe[4096], *slash;
+	char exe[4096], guess[4096], *slash;
 	ssize_t n;
 
 	/* svrun's own directory first: the build tree and the install share one layout. */
@@ -176,7 +177,9 @@ sv_find_installed(const char *rel, const char *fallback, char *out, size_t len)
 		exe[n] = '\0';
 		if ((slash = strrchr(exe, '/')) != NULL) {
 			*slash = '\0';
-			if (sv_snprintf(out, len, "%s/../%s", exe, rel) == 0 &&
+			/* Resolved, so messages name the file as a person would find it. */
+			if (sv_snprintf(guess, sizeof(guess), "%s/../%s", exe, rel) == 0 &&
+			    realpath(guess, exe) != NULL && sv_strlcpy(out, exe, len) == 0 &&
 			    access(out, R_OK) == 0)
 				return 0;
 		}

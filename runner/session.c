@@ -363,8 +363,11 @@ sv_supervise(struct sv_child *c, const struct sv_supervision *sup)
 		}
 		if (n == 0)
 			break;	/* exited, but a pipe stays open: nothing more is coming */
-		if (pfd[1].revents)
+		/* POLLIN is a pending call; POLLHUP alone means every filtered task is gone. */
+		if (pfd[1].revents & POLLIN)
 			report_violation(&st);
+		else if (pfd[1].revents)
+			sv_closep(&st.notify_fd);
 		if (pfd[0].revents)
 			read_channel(&st);
 		if (pfd[2].revents)

@@ -1,0 +1,129 @@
+/*
+ * harness.h - what every integration test needs to run the real svrun: a private temp
+ * directory with its own database, running svrun with a hard bound on waiting, direct
+ * SQL on the database file, and the probes escape tests look at (marker files, a TCP
+ * listener).
+ *
+ * Each Criterion test runs in its own process; it_setup() and it_teardown() are the
+ * suites' .init and .fini, so one test's files never meet another's.
+ */
+#ifndef SV_IT_HARNESS_H
+#define SV_IT_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Longest any single svrun run may take before the test kills it and fails. */
+#define IT_RUN_LIMIT_S 30
+
+/* An svrun exit status for a run that did not exit but died of a signal: 1000 + signal. */
+#define IT_SIGNALED 1000
+
+/* The test's directory (0755) and "drop", a subdirectory anyone, nobody too, may write. */
+extern char it_dir[];
+extern char it_drop[];
+/* The test's database file and its svrun URI ("sqlite:<path>"). */
+extern char it_db[];
+extern char it_uri[];
+
+/* A finished svrun run: its exit status and everything it wrote. */
+struct it_run {
+	int status;	/* exit status, or IT_SIGNALED + signal */
+	char *out;	/* stdout, NUL-terminated */
+	char *err;	/* stderr, NUL-terminated */
+};
+
+/* A running svrun, started by it_start(). */
+struct it_proc {
+	pid_t pid;
+	char out_path[512];
+	char err_path[512];
+};
+
+/* Creates the test's directories; the suites' .init. */
+void it_setup(void);
+
+/* Removes the test's directory tree; the suites' .fini. */
+void it_teardown(void);
+
+/* The path of built test plugin @id (PLUGIN_DIR/<id>.so), in a static buffer per call. */
+const char *it_plugin(const char *id);
+
+/* Runs "svrun init --demo --db <it_uri>" and asserts that it succeeded. */
+void it_init_db(void);
+
+/*
+ * Starts svrun with @argv (without argv[0]), in it_dir, its output into files, and
+ * @extra_env ("NAME=value", or NULL) added to the test's environment.
+ */
+void it_start(struct it_proc *p, const char *const *argv, const char *extra_env);
+
+/*
+ * Waits at most @limit_s seconds for @p, killing it and failing the test past that.
+ * Asserts that no sanitizer report appeared. Returns the run; free with it_run_free().
+ */
+struct it_run it_wait(struct it_proc *p, int limit_s);
+
+/* it_start() then it_wait() with IT_RUN_LIMIT_S. */
+struct it_run it_svrun(const char *const *argv, const char *extra_env);
+
+/* Runs plugin @id against the test's database with the default options. */
+struct it_run it_run_plugin(const char *id);
+
+void it_run_free(struct it_run *r);
+
+/* Reads a whole file into a NUL-terminated malloc'd buffer; NULL if it cannot. */
+char *it_read_file(const char *path, size_t *len);
+
+/* Copies the file @from to @to (mode 0644); asserts on failure. */
+void it_copy(const char *from, const char *to);
+
+/* Writes @text to @path (mode 0644); asserts on failure. */
+void it_write_file(const char *path, const char *text);
+
+/* Whether @path exists (lstat succeeds). */
+int it_exists(const char *path);
+
+/* Executes @sql (one or more statements) on the test's database; asserts on failure. */
+void it_sql(const char *sql);
+
+/*
+ * Runs the query @sql on the test's database and returns every row as "a|b|c\n" (NULL as
+ * "<null>"), malloc'd. Asserts on failure.
+ */
+char *it_sql_dump(const char *sql);
+
+/* Creates plugin @id's table plugin_<id>_cfg(key, value) if needed and sets @key. */
+void it_set_cfg(const char *id, const char *key, const char *value);
+
+/* Opens a TCP listener on 127.0.0.1, any port; returns its fd and the port in *@port. */
+int it_listen(int *port);
+
+/* Whether a connection is waiting on listener @fd within @ms milliseconds. */
+int it_has_connection(int fd, int ms);
+
+/* Connects to 127.0.0.1:@port from the test itself; returns the socket. */
+int it_connect(int port);
+
+/*
+ * Whether the user a plugin runs as (nobody when the test runs as root) could create
+ * @path if nothing but file permissions stood in the way; removes what it created.
+ */
+int it_unconfined_can_create(const char *path);
+
+/* Runs the benign plugin and asserts that it succeeds: the broker is still healthy. */
+void it_assert_benign_runs(void);
+
+/*
+ * Finds a child of process @parent (the sandboxed plugin of an svrun), waiting up to
+ * @limit_ms. Returns its pid, or -1.
+ */
+pid_t it_find_child(pid_t parent, int limit_ms);
+
+/* Waits up to @limit_ms until the file @path contains @needle; returns whether it did. */
+int it_wait_for_text(const char *path, const char *needle, int limit_ms);
+
+/* Whether @s contains a line "[<id>] <text>..." (the tagged plugin log line prefix). */
+int it_has_log(const char *s, const char *id, const char *text);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * test_data.c - the plugin's data rights, end to end: the demo plugin runs as the README
+ * shows, and a plugin that reaches past its rights is refused every time while the core
+ * data and the schema stay byte for byte what they were.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/integ/harness.h"
+
+TestSuite(data, .init = it_setup, .fini = it_teardown, .timeout = 90);
+
+/* Everything a refused statement could have changed, as one comparable text. */
+static char *
+core_dump(void)
+{
+	static const char *const queries[] = {
+		"SELECT * FROM users ORDER BY id",
+		"SELECT * FROM config ORDER BY key",
+		"SELECT * FROM plugin_other_secrets ORDER BY v",
+		"SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name",
+		"PRAGMA schema_version",
+	};
+	char *all = NULL, *part;
+	size_t len = 0, n;
+
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		part = it_sql_dump(queries[i]);
+		n = strlen(part);
+		all = realloc(all, len + n + 2);
+		cr_assert_not_null(all);
+		memcpy(all + len, part, n);
+		all[len + n] = '#';
+		len += n + 1;
+		all[len] = '\0';
+		free(part);
+	}
+	return all;
+}
+
+Test(data, hello_lists_demo_users_records_a_visit_and_is_refused_the_users_table)
+{
+	char *users, *line, *save = NULL, *visits, expect[512];
+	struct it_run r;
+	int n = 0;
+
+	it_init_db();
+	users = it_sql_dump("SELECT id, display_name FROM users ORDER BY id");
+	r = it_run_plugin("hello");
+	cr_assert_eq(r.status, 0, "hello exited %d:\n%s", r.status, r.err);
+	for (line = strtok_r(users, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *bar = strchr(line, '|');
+
+		cr_assert_not_null(bar);
+		*bar = '\0';
+		snprintf(expect, sizeof(expect), "user %s: %s", line, bar + 1);
+		cr_assert(it_has_log(r.err, "hello", expect), "missing '[hello] %s' in:\n%s",
+			  expect, r.err);
+		n++;
+	}
+	cr_assert_eq(n, 3, "the demo database should hold three users, not %d", n);
+	visits = it_sql_dump("SELECT count(*) FROM plugin_hello_visits");
+	cr_assert_str_eq(visits, "1\n", "plugin_hello_visits should hold the one visit");
+	cr_assert(it_has_log(r.err, "hello", "reading the users table: not permitted"),
+		  "the users table read was not refused as 'not permitted':\n%s", r.err);
+	free(visits);
+	free(users);
+	it_run_free(&r);
+}
+
+Test(data, rights_plugin_reads_view_writes_own_table_and_every_overreach_is_refused)
+{
+	static const char *const refused[] = {
+		"select-users", "select-config", "update-users", "delete-config",
+		"select-other", "insert-other", "drop-users", "create-table",
+		"attach", "pragma-writable-schema", "select-master",
+	};
+	char *before, *after, *names, *notes, expect[600], *p;
+	struct it_run r;
+
+	it_init_db();
+	it_sql("CREATE TABLE plugin_rights_notes(k TEXT, v TEXT);"
+	       "CREATE TABLE plugin_other_secrets(v TEXT);"
+	       "INSERT INTO plugin_other_secrets(v) VALUES ('other plugin data');"
+	       "INSERT INTO config(key, value) VALUES ('it.secret', 'core config value');");
+	before = core_dump();
+	r = it_run_plugin("rights");
+
+	/* Positive: the view is readable and the plugin's own table writable. */
+	names = it_sql_dump("SELECT group_concat(display_name, ',') FROM "
+			    "(SELECT display_name FROM users ORDER BY id)");
+	if ((p = strchr(names, '\n')) != NULL)
+		*p = '\0';
+	snprintf(expect, sizeof(expect), "view: %s", names);
+	cr_assert(it_has_log(r.err, "rights", expect), "missing '[rights] %s' in:\n%s", expect,
+		  r.err);
+	notes = it_sql_dump("SELECT k, v FROM plugin_rights_notes");
+	cr_assert_str_eq(notes, "written|by the plugin\n", "own table holds '%s'", notes);
+	cr_assert(it_has_log(r.err, "rights", "own: written=by the plugin"), "%s", r.err);
+
+	/* Negative: each overreach refused, clearly, and nothing got through. */
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(expect, sizeof(expect), "refused[%s]: not permitted", refused[i]);
+		cr_assert(it_has_log(r.err, "rights", expect), "missing '[rights] %s' in:\n%s",
+			  expect, r.err);
+	}
+	cr_assert(it_has_log(r.err, "rights", "refused[tail]: "),
+		  "'SELECT 1; DELETE FROM users' was not refused:\n%s", r.err);
+	cr_assert_null(strstr(r.err, "ALLOWED["), "an overreach went through:\n%s", r.err);
+	after = core_dump();
+	cr_assert_str_eq(after, before, "core data or schema changed:\nbefore:\n%s\nafter:\n%s",
+			 before, after);
+	cr_assert_eq(r.status, 0, "rights exited %d (the number of overreaches allowed)",
+		     r.status);
+	free(before);
+	free(after);
+	free(names);
+	free(notes);
+	it_run_free(&r);
+}

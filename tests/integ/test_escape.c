@@ -1,0 +1,220 @@
+/*
+ * test_escape.c - sandbox escapes, after loading and from a constructor: writing a
+ * file, reading one, connecting out, executing a shell, forking. Each test checks the
+ * side effect did not happen (no marker file, no connection on the listener), shows
+ * with a control that it would have been seen, and runs a benign plugin afterwards.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/integ/harness.h"
+
+TestSuite(escape, .init = it_setup, .fini = it_teardown, .timeout = 90);
+TestSuite(ctor, .init = it_setup, .fini = it_teardown, .timeout = 90);
+
+/* A marker path in the drop directory, which nobody could write without the sandbox. */
+static const char *
+marker_path(const char *name)
+{
+	static char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", it_drop, name);
+	cr_assert(it_unconfined_can_create(path),
+		  "control failed: the plugin's user could not create %s even unconfined", path);
+	return path;
+}
+
+/* Runs the escape plugin in @mode with its marker path and port in its cfg table. */
+static struct it_run
+run_escape(const char *mode, const char *marker, int port)
+{
+	char portbuf[16];
+
+	it_init_db();
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	it_set_cfg("escape", "mode", mode);
+	it_set_cfg("escape", "marker", marker ? marker : "");
+	it_set_cfg("escape", "port", portbuf);
+	return it_run_plugin("escape");
+}
+
+/* Asserts the plugin reached the attempt and was killed there, for syscall @sys. */
+static void
+assert_killed_at(const struct it_run *r, const char *mode, const char *sys)
+{
+	char text[128];
+
+	snprintf(text, sizeof(text), "attempting %s", mode);
+	cr_assert(it_has_log(r->err, "escape", text),
+		  "the plugin never reached the attempt (config not read?):\n%s", r->err);
+	cr_assert_null(strstr(r->err, "[escape] survived"), "the attempt returned:\n%s", r->err);
+	cr_assert_eq(r->status, 128, "expected exit 128 (killed), got %d:\n%s", r->status,
+		     r->err);
+	snprintf(text, sizeof(text), "svrun: plugin 'escape' killed: syscall %s", sys);
+	cr_assert_not_null(strstr(r->err, text), "missing '%s...' in:\n%s", text, r->err);
+}
+
+Test(escape, open_for_writing_is_killed_and_no_marker_file_appears)
+{
+	const char *marker = marker_path("openw");
+	struct it_run r = run_escape("openw", marker, 0);
+
+	assert_killed_at(&r, "openw", "open");
+	cr_assert(!it_exists(marker), "%s was created from inside the sandbox", marker);
+	it_run_free(&r);
+	it_assert_benign_runs();
+}
+
+Test(escape, reading_etc_hostname_is_killed_and_nothing_leaks)
+{
+	char *host = it_read_file("/etc/hostname", NULL);
+	struct it_run r;
+
+	cr_assert(host != NULL && host[0] != '\0', "control: /etc/hostname is readable here");
+	r = run_escape("readhost", NULL, 0);
+	assert_killed_at(&r, "readhost", "open");
+	cr_assert_null(strstr(r.err, "[escape] read "), "the file was read:\n%s", r.err);
+	cr_assert_null(strstr(r.out, host), "the host name reached stdout:\n%s", r.out);
+	free(host);
+	it_run_free(&r);
+	it_assert_benign_runs();
+}
+
+Test(escape, socket_connect_is_killed_and_no_connection_reaches_listener)
+{
+	int port, lfd = it_listen(&port), cfd;
+	struct it_run r = run_escape("connect", NULL, port);
+
+	assert_killed_at(&r, "connect", "socket(");
+	cr_assert(!it_has_connection(lfd, 500), "the listener got a connection from the plugin");
+	/* Control: the listener does see a connection when one is made. */
+	cfd = it_connect(port);
+	cr_assert(it_has_connection(lfd, 2000), "control: the listener saw no connection");
+	close(cfd);
+	close(lfd);
+	it_run_free(&r);
+	it_assert_benign_runs();
+}
+
+Test(escape, execve_of_a_shell_is_killed_and_its_command_never_runs)
+{
+	const char *marker = marker_path("exec");
+	struct it_run r = run_escape("exec", marker, 0);
+
+	assert_killed_at(&r, "exec", "execve(");
+	usleep(200 * 1000);
+	cr_assert(!it_exists(marker), "the shell ran: %s exists", marker);
+	it_run_free(&r);
+	it_assert_benign_runs();
+}
+
+Test(escape, fork_is_killed_and_no_child_runs)
+{
+	const char *marker = marker_path("fork");
+	struct it_run r = run_escape("fork", marker, 0);
+
+	assert_killed_at(&r, "fork", "clone");
+	usleep(200 * 1000);
+	cr_assert(!it_exists(marker), "a forked child ran: %s exists", marker);
+	it_run_free(&r);
+	it_assert_benign_runs();
+}
+
+/* Runs the ctor plugin, copied beside its ctor.cfg ("mode marker port") in the test dir. */
+static struct it_run
+run_ctor(const char *mode, const char *marker, int port)
+{
+	char cfg[700], path[600];
+	const char *argv[] = {"--db", it_uri, "--timeout", "20", path, NULL};
+
+	it_init_db();
+	snprintf(cfg, sizeof(cfg), "%s %s %d\n", mode, marker ? marker : "-", port);
+	snprintf(path, sizeof(path), "%s/ctor.cfg", it_dir);
+	it_write_file(path, cfg);
+	snprintf(path, sizeof(path), "%s/ctor.so", it_dir);
+	it_copy(it_plugin("ctor"), path);
+	return it_svrun(argv, NULL);
+}
+
+/*
+ * Asserts the constructor's attempt in @mode came to nothing: either the plugin ran on
+ * and reports that the call failed, or the sandbox killed it for the syscall.
+ */
+static void
+assert_attempt_failed(const struct it_run *r, const char *mode)
+{
+	char text[128];
+
+	if (r->status == 128) {
+		cr_assert_not_null(strstr(r->err, "killed"), "%s", r->err);
+		return;
+	}
+	cr_assert_eq(r->status, 0, "expected the plugin to run on (0) or be killed (128), got "
+				   "%d:\n%s", r->status, r->err);
+	snprintf(text, sizeof(text), "ctor mode=%s result=-1 ", mode);
+	cr_assert(it_has_log(r->err, "ctor", text),
+		  "the constructor's %s attempt did not fail:\n%s", mode, r->err);
+}
+
+Test(ctor, constructor_reads_its_cfg_read_only_and_the_plugin_then_runs)
+{
+	struct it_run r = run_ctor("none", NULL, 0);
+
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(it_has_log(r.err, "ctor", "ctor mode=none result=0 "),
+		  "the constructor did not read its cfg:\n%s", r.err);
+	it_run_free(&r);
+}
+
+Test(ctor, constructor_open_for_writing_is_contained_and_no_marker_appears)
+{
+	const char *marker = marker_path("ctor-openw");
+	struct it_run r = run_ctor("openw", marker, 0);
+
+	assert_attempt_failed(&r, "openw");
+	cr_assert(!it_exists(marker), "%s was created by a constructor", marker);
+	it_run_free(&r);
+	it_assert_benign_runs();
+}
+
+Test(ctor, constructor_connect_is_contained_and_no_connection_reaches_listener)
+{
+	int port, lfd = it_listen(&port), cfd;
+	struct it_run r = run_ctor("connect", NULL, port);
+
+	assert_attempt_failed(&r, "connect");
+	cr_assert(!it_has_connection(lfd, 500), "the listener got a connection from a constructor");
+	cfd = it_connect(port);
+	cr_assert(it_has_connection(lfd, 2000), "control: the listener saw no connection");
+	close(cfd);
+	close(lfd);
+	it_run_free(&r);
+	it_assert_benign_runs();
+}
+
+Test(ctor, constructor_execve_is_contained_and_its_command_never_runs)
+{
+	const char *marker = marker_path("ctor-exec");
+	struct it_run r = run_ctor("exec", marker, 0);
+
+	assert_attempt_failed(&r, "exec");
+	usleep(200 * 1000);
+	cr_assert(!it_exists(marker), "a shell ran from a constructor: %s exists", marker);
+	it_run_free(&r);
+	it_assert_benign_runs();
+}
+
+Test(ctor, constructor_fork_is_contained_and_no_child_runs)
+{
+	const char *marker = marker_path("ctor-fork");
+	struct it_run r = run_ctor("fork", marker, 0);
+
+	assert_attempt_failed(&r, "fork");
+	usleep(200 * 1000);
+	cr_assert(!it_exists(marker), "a child forked by a constructor ran: %s exists", marker);
+	it_run_free(&r);
+	it_assert_benign_runs();
+}
