@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,76 +18,187 @@
 
 static const char usage_text[] =
 	"Usage: svrun [OPTION]... PLUGIN.so\n"
-	"       svrun init [--demo] [--db URI]\n"
-	"Run a Sovereign plugin in a sandbox: no files, no network, no credentials;\n"
-	"its only channel is the broker, which runs its SQL under the plugin's rights.\n"
+	"       svrun init [--demo] [--db URI]       create the Sovereign core schema\n"
+	"       svrun policy explain|lint|bpf|diff   review seccomp policies\n"
+	"       svrun doctor                         which sandbox layers this kernel offers\n"
+	"Run a Sovereign plugin in a sandbox: no files, no network, no credentials; its\n"
+	"only channel is the broker, which runs its SQL under the plugin's rights.\n"
 	"\n"
-	"Options:\n"
-	"  --db URI           database (default " SV_DEFAULT_DB ")\n"
-	"  --timeout SECONDS  wall-clock deadline for the plugin (default 60)\n"
-	"  --policy FILE      seccomp policy (default: the shipped default.policy)\n"
-	"  --demo             with init: add demo tenants, users and boards\n"
-	"  --help             show this help and exit\n"
-	"  --version          show the version and exit\n"
+	"  --db URI            database (default " SV_DEFAULT_DB ")\n"
+	"  --timeout SECONDS   wall-clock deadline (default 60)\n"
+	"  --policy FILE       seccomp policy (default: the shipped default.policy)\n"
+	"  --ceiling FILE      refuse a policy that permits more than FILE\n"
+	"  --learn[=FILE]      log denied syscalls instead of killing; write a policy\n"
+	"  --allow-missing=L,. run without sandbox layers L (logged); see svrun doctor\n"
+	"  --cpu SECONDS       CPU time limit (default: the timeout)\n"
+	"  --memory BYTES      address-space limit, K/M/G suffixes (default 1G)\n"
+	"  --max-requests N    requests per run (default 1000000)\n"
+	"  --max-result BYTES  size of one query result (default 2M)\n"
+	"  --max-output BYTES  stdout and stderr relayed, each (default 1M)\n"
+	"  --debug             give the plugin full refusal reasons\n"
+	"  --trace             print each request and answer on stderr\n"
+	"  --help, --version\n"
 	"\n"
 	"Exit status: the plugin's return value (0..125); 126 svrun failed; 127 plugin\n"
-	"could not be loaded; 128 killed for a denied syscall; 129 deadline passed;\n"
-	"130 protocol or limit violation; 131 plugin crashed.\n"
+	"not loadable; 128 denied syscall; 129 deadline or CPU limit; 130 protocol or\n"
+	"limit violation; 131 plugin crashed.\n"
 	"\n"
 	"Examples:\n"
-	"  svrun init --demo                  create ./sovereign.db with demo data\n"
-	"  svrun build/plugins/hello.so       run a plugin against it\n";
+	"  svrun init --demo && svrun build/plugins/hello.so\n"
+	"  svrun --timeout 5 --policy my.policy plugin.so\n";
 
-/* Prints a usage error the GNU way and returns -EINVAL. */
-static int SV_PRINTF(1, 2)
-usage_error(const char *fmt, ...)
+int
+sv_usage_error(const char *cmd, const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	sv_vwarn(fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "Try 'svrun --help' for more information.\n");
+	if (cmd)
+		sv_warn("%s: %s", cmd, msg);
+	else
+		sv_warn("%s", msg);
+	if (cmd)
+		fprintf(stderr, "Try 'svrun %s --help' for more information.\n", cmd);
+	else
+		fprintf(stderr, "Try 'svrun --help' for more information.\n");
 	return -EINVAL;
+}
+
+int
+sv_parse_size(const char *s, unsigned long max, unsigned long *out)
+{
+	char num[32], *end;
+	unsigned long mult = 1;
+	size_t n = strlen(s);
+	long v;
+	int r;
+
+	*out = 0;
+	if (n == 0 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, n + 1);
+	end = num + n - 1;
+	if (*end == 'K' || *end == 'k')
+		mult = 1ul << 10;
+	else if (*end == 'M' || *end == 'm')
+		mult = 1ul << 20;
+	else if (*end == 'G' || *end == 'g')
+		mult = 1ul << 30;
+	if (mult != 1)
+		*end = '\0';
+	if ((r = sv_parse_long(num, 1, LONG_MAX, &v)) < 0)
+		return r;
+	if ((unsigned long)v > max / mult)
+		return -ERANGE;
+	*out = (unsigned long)v * mult;
+	return 0;
+}
+
+/* Parses a whole-number option value in [1, @max] or reports it. */
+static int
+number_option(const char *name, const char *arg, unsigned long max, unsigned long *out)
+{
+	long v;
+
+	if (sv_parse_long(arg, 1, (long)max, &v) < 0)
+		return sv_usage_error(NULL, "invalid %s '%s': expected 1..%lu", name, arg, max);
+	*out = (unsigned long)v;
+	return 0;
+}
+
+/* Parses a byte-count option value or reports it. */
+static int
+size_option(const char *name, const char *arg, unsigned long max, unsigned long *out)
+{
+	if (sv_parse_size(arg, max, out) < 0)
+		return sv_usage_error(NULL, "invalid %s '%s': expected a size up to %lu bytes "
+					    "(K, M, G suffixes)",
+				      name, arg, max);
+	return 0;
 }
 
 int
 sv_cli_parse(int argc, char **argv, struct sv_options *o)
 {
-	enum { OPT_DB = 256, OPT_TIMEOUT, OPT_POLICY, OPT_DEMO, OPT_HELP, OPT_VERSION };
+	enum {
+		OPT_DB = 256, OPT_TIMEOUT, OPT_POLICY, OPT_CEILING, OPT_LEARN, OPT_ALLOW_MISSING,
+		OPT_CPU, OPT_MEMORY, OPT_MAX_REQUESTS, OPT_MAX_RESULT, OPT_MAX_OUTPUT, OPT_DEBUG,
+		OPT_TRACE, OPT_HELP, OPT_VERSION,
+	};
 	static const struct option longopts[] = {
 		{"db", required_argument, NULL, OPT_DB},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"policy", required_argument, NULL, OPT_POLICY},
-		{"demo", no_argument, NULL, OPT_DEMO},
+		{"ceiling", required_argument, NULL, OPT_CEILING},
+		{"learn", optional_argument, NULL, OPT_LEARN},
+		{"allow-missing", required_argument, NULL, OPT_ALLOW_MISSING},
+		{"cpu", required_argument, NULL, OPT_CPU},
+		{"memory", required_argument, NULL, OPT_MEMORY},
+		{"max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
+		{"max-result", required_argument, NULL, OPT_MAX_RESULT},
+		{"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
+		{"debug", no_argument, NULL, OPT_DEBUG},
+		{"trace", no_argument, NULL, OPT_TRACE},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
 	};
-	long v;
-	int c;
+	int c, r = 0, cpu_set = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->db = SV_DEFAULT_DB;
 	o->timeout = SV_DEFAULT_TIMEOUT;
+	o->memory = 1ul << 30;
+	o->max_requests = 1000000;
+	o->max_result = 2ul << 20;
+	o->max_output = 1ul << 20;
 	opterr = 0;
+	optind = 1;
 	/* "+" stops at the first operand, so a plugin's name is never taken for an option. */
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while (r == 0 && (c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_DB:
 			o->db = optarg;
 			break;
 		case OPT_TIMEOUT:
-			if (sv_parse_long(optarg, 1, 86400, &v) < 0)
-				return usage_error("invalid --timeout '%s': expected 1..86400 "
-						   "seconds", optarg);
-			o->timeout = (unsigned long)v;
+			r = number_option("--timeout", optarg, 86400, &o->timeout);
 			break;
 		case OPT_POLICY:
 			o->policy = optarg;
 			break;
-		case OPT_DEMO:
-			o->demo = 1;
+		case OPT_CEILING:
+			o->ceiling = optarg;
+			break;
+		case OPT_LEARN:
+			o->learn = optarg ? optarg : "";
+			break;
+		case OPT_ALLOW_MISSING:
+			o->allow_missing = optarg;
+			break;
+		case OPT_CPU:
+			r = number_option("--cpu", optarg, 86400, &o->cpu_seconds);
+			cpu_set = 1;
+			break;
+		case OPT_MEMORY:
+			r = size_option("--memory", optarg, 1ul << 40, &o->memory);
+			break;
+		case OPT_MAX_REQUESTS:
+			r = number_option("--max-requests", optarg, 1ul << 40, &o->max_requests);
+			break;
+		case OPT_MAX_RESULT:
+			r = size_option("--max-result", optarg, 1ul << 30, &o->max_result);
+			break;
+		case OPT_MAX_OUTPUT:
+			r = size_option("--max-output", optarg, 1ul << 40, &o->max_output);
+			break;
+		case OPT_DEBUG:
+			o->debug = 1;
+			break;
+		case OPT_TRACE:
+			o->trace = 1;
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -94,40 +207,22 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 			printf("svrun %s\n", SV_VERSION);
 			return 1;
 		case ':':
-			return usage_error("option '%s' requires an argument", argv[optind - 1]);
+			return sv_usage_error(NULL, "option '%s' requires an argument",
+					      argv[optind - 1]);
 		case '?':
 		default:
-			return usage_error("unrecognized option '%s'", argv[optind - 1]);
+			return sv_usage_error(NULL, "unrecognized option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind < argc && strcmp(argv[optind], "init") == 0) {
-		o->command = SV_CMD_INIT;
-		/* init takes its options after the word too: svrun init --demo --db URI. */
-		optind++;
-		while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-			if (c == OPT_DB)
-				o->db = optarg;
-			else if (c == OPT_DEMO)
-				o->demo = 1;
-			else if (c == ':')
-				return usage_error("option '%s' requires an argument",
-						   argv[optind - 1]);
-			else
-				return usage_error("init: unrecognized option '%s'",
-						   argv[optind - 1]);
-		}
-		if (optind != argc)
-			return usage_error("init: unexpected argument '%s'", argv[optind]);
-		return 0;
-	}
-	if (o->demo)
-		return usage_error("--demo goes with init");
+	if (r < 0)
+		return r;
+	if (!cpu_set)
+		o->cpu_seconds = o->timeout;
 	if (optind == argc)
-		return usage_error("missing plugin: svrun [OPTION]... PLUGIN.so");
+		return sv_usage_error(NULL, "missing plugin: svrun [OPTION]... PLUGIN.so");
 	if (optind + 1 != argc)
-		return usage_error("unexpected argument '%s': one plugin at a time",
-				   argv[optind + 1]);
-	o->command = SV_CMD_RUN;
+		return sv_usage_error(NULL, "unexpected argument '%s': one plugin at a time",
+				      argv[optind + 1]);
 	o->plugin = argv[optind];
 	return 0;
 }

@@ -13,22 +13,6 @@
 #include "policy/policy.h"
 #include "runner/runner.h"
 
-/* Creates the core schema for `svrun init`. */
-static int
-run_init(const struct sv_options *o)
-{
-	char err[512];
-	int r;
-
-	if ((r = sv_db_init(o->db, o->demo, err, sizeof(err))) < 0) {
-		sv_warn("init %s: %s", o->db, err);
-		return SV_EXIT_FAILURE;
-	}
-	printf("svrun: created the Sovereign core schema in %s%s\n", o->db,
-	       o->demo ? " with demo data" : "");
-	return 0;
-}
-
 /* Runs one plugin start to end and returns svrun's exit status. */
 static int
 run_plugin(const struct sv_options *o)
@@ -39,6 +23,7 @@ run_plugin(const struct sv_options *o)
 	struct sv_policy *policy = NULL;
 	struct sv_session *session = NULL;
 	struct sv_child child = {.pid = -1, .pidfd = -1, .chan = -1, .out = -1, .err = -1};
+	struct sv_session_limits limits;
 	struct sv_db *db = NULL;
 	int status = SV_EXIT_FAILURE;
 
@@ -76,7 +61,9 @@ run_plugin(const struct sv_options *o)
 		sv_warn("%s", err);
 		goto out;
 	}
-	if (sv_session_open(db, id, NULL, &session, err, sizeof(err)) < 0) {
+	sv_session_default_limits(&limits);
+	limits.result_bytes = o->max_result;
+	if (sv_session_open(db, id, &limits, &session, err, sizeof(err)) < 0) {
 		sv_warn("plugin '%s': %s", id, err);
 		goto out;
 	}
@@ -84,9 +71,10 @@ run_plugin(const struct sv_options *o)
 	args.policy = policy_path;
 	args.plugin = o->plugin;
 	args.id = id;
-	args.cpu_seconds = o->timeout;
-	args.address_space = 1ul << 30;
+	args.cpu_seconds = o->cpu_seconds;
+	args.address_space = o->memory;
 	args.open_files = 16;
+	args.allow_missing = o->allow_missing;
 	if (sv_spawn(&args, &child, err, sizeof(err)) < 0) {
 		sv_warn("plugin '%s': %s", id, err);
 		goto out;
@@ -96,8 +84,8 @@ run_plugin(const struct sv_options *o)
 	sup.session = session;
 	sup.timeout = o->timeout;
 	sup.deadline_ns = sv_now_ns() + (uint64_t)o->timeout * 1000000000ull;
-	sup.output_max = 1u << 20;
-	sup.max_requests = 1000000;
+	sup.output_max = o->max_output;
+	sup.max_requests = o->max_requests;
 	sv_session_set_deadline(session, sup.deadline_ns);
 	status = sv_supervise(&child, &sup);
 out:
@@ -108,18 +96,34 @@ out:
 	return status;
 }
 
+/* The subcommands, found by their first word; anything else is a plugin to run. */
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{"init", sv_cmd_init},
+	{"policy", sv_cmd_policy},
+	{"doctor", sv_cmd_doctor},
+	{"install", sv_cmd_install},
+	{"uninstall", sv_cmd_uninstall},
+	{"grants", sv_cmd_grants},
+	{"audit", sv_cmd_audit},
+};
+
 int
 main(int argc, char **argv)
 {
 	struct sv_options o;
+	size_t i;
 	int r;
 
 	sv_set_progname("svrun");
 	/* A plugin that closes its end must not kill the broker with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; argc > 1 && i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
 	if ((r = sv_cli_parse(argc, argv, &o)) != 0)
 		return r > 0 ? 0 : SV_EXIT_FAILURE;
-	if (o.command == SV_CMD_INIT)
-		return run_init(&o);
 	return run_plugin(&o);
 }

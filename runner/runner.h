@@ -14,27 +14,56 @@
 #include <sys/types.h>
 
 #include "broker/broker.h"
+#include "common/common.h"
 
 #define SV_DEFAULT_DB "sqlite:./sovereign.db"
 #define SV_DEFAULT_TIMEOUT 60
 #define SV_ID_MAX 64
 
-enum sv_command { SV_CMD_RUN, SV_CMD_INIT };
-
+/* What `svrun [OPTION]... PLUGIN.so` was asked to do. */
 struct sv_options {
-	enum sv_command command;
-	const char *db;		/* database URI */
-	const char *policy;	/* policy file, NULL for the shipped default */
-	unsigned long timeout;	/* wall-clock seconds */
-	int demo;		/* init: add demo rows */
-	const char *plugin;	/* run: path of the plugin .so */
+	const char *db;			/* database URI */
+	const char *policy;		/* policy file, NULL for the shipped default */
+	const char *ceiling;		/* ceiling policy, NULL for the default path if present */
+	const char *learn;		/* --learn: where the learned policy goes; NULL: enforce */
+	const char *allow_missing;	/* comma-separated sandbox layers allowed to be absent */
+	unsigned long timeout;		/* wall-clock seconds */
+	unsigned long cpu_seconds;	/* RLIMIT_CPU */
+	unsigned long memory;		/* RLIMIT_AS, bytes */
+	unsigned long max_requests;	/* requests per run */
+	unsigned long max_result;	/* bytes of one result */
+	unsigned long max_output;	/* bytes relayed of stdout and of stderr, each */
+	int debug;			/* full refusal reasons to the plugin */
+	int trace;			/* print each request and answer */
+	const char *plugin;		/* path of the plugin .so */
 };
 
 /*
- * Parses @argv into @o. Returns 0 to go on, 1 when --help or --version was printed (exit
- * 0), or -EINVAL after printing a GNU-style usage error on stderr.
+ * Parses the run command line @argv into @o. Returns 0 to go on, 1 when --help or
+ * --version was printed (exit 0), or -EINVAL after printing a GNU-style usage error.
  */
 int sv_cli_parse(int argc, char **argv, struct sv_options *o);
+
+/* Prints a usage error the GNU way for command @cmd (NULL: svrun) and returns -EINVAL. */
+int sv_usage_error(const char *cmd, const char *fmt, ...) SV_PRINTF(2, 3);
+
+/*
+ * Parses a byte count with an optional K, M or G suffix (powers of 1024) into
+ * [1, @max]. Returns 0, -EINVAL or -ERANGE.
+ */
+int sv_parse_size(const char *s, unsigned long max, unsigned long *out);
+
+/*
+ * Subcommands: `svrun NAME ARGS...`. Each gets the arguments after its name (argv[0]
+ * is the name) and returns svrun's exit status.
+ */
+int sv_cmd_init(int argc, char **argv);
+int sv_cmd_policy(int argc, char **argv);
+int sv_cmd_doctor(int argc, char **argv);
+int sv_cmd_install(int argc, char **argv);
+int sv_cmd_uninstall(int argc, char **argv);
+int sv_cmd_grants(int argc, char **argv);
+int sv_cmd_audit(int argc, char **argv);
 
 /*
  * Derives the plugin id from @path: the basename without ".so", matching [a-z][a-z0-9]*.
@@ -63,6 +92,7 @@ struct sv_spawn_args {
 	unsigned long cpu_seconds;
 	unsigned long address_space;
 	unsigned long open_files;
+	const char *allow_missing;	/* sandbox layers the operator lets go, or NULL */
 };
 
 /*

@@ -60,8 +60,9 @@ void sv_sandbox_drop_caps(void);
 /*
  * Prepares the final filter from @policy (default action: user notification, non-native
  * architectures killed) without loading it, and loads the load-phase filter: the same
- * rules plus what dlopen needs (read-only opens, mmap with PROT_EXEC, ...), default
- * action kill. Returns an opaque handle for sv_sandbox_final().
+ * rules plus what dlopen needs (read-only opens, mmap with PROT_EXEC, ...); any other
+ * call fails with ENOSYS (SCMP_ACT_TRACE with no tracer, which yields to the final
+ * filter's notification once that is stacked). Returns a handle for sv_sandbox_final().
  */
 void *sv_sandbox_load_phase(const struct sv_policy *policy);
 

@@ -1,0 +1,10 @@
+/* placeholder: being written */
+#include "runner/runner.h"
+
+int
+sv_cmd_policy(int argc, char **argv)
+{
+	(void)argc;
+	sv_warn("%s: not available yet", argv[0]);
+	return SV_EXIT_FAILURE;
+}
