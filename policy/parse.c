@@ -450,7 +450,7 @@ parse_conj(struct parser *ps, struct sv_alt *alt, size_t cap, size_t *nalt)
 static int
 parse_disj(struct parser *ps, struct sv_alt *alt, size_t *nalt)
 {
-	size_t n = 0, m;
+	size_t n = 0, m = 0;
 	int r;
 
 	*nalt = 0;
