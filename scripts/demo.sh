@@ -12,5 +12,7 @@ mkdir -p build/demo
 rm -f build/demo/sovereign.db
 build/bin/svrun init --demo --db sqlite:build/demo/sovereign.db
 echo "+ svrun --db sqlite:build/demo/sovereign.db build/plugins/hello.so"
-build/bin/svrun --db sqlite:build/demo/sovereign.db build/plugins/hello.so
-echo "svrun: the plugin exited with status $?"
+status=0
+build/bin/svrun --db sqlite:build/demo/sovereign.db build/plugins/hello.so || status=$?
+echo "svrun: the plugin exited with status $status"
+exit "$status"
