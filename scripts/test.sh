@@ -1,7 +1,8 @@
 #!/bin/sh
-# The README's second command: every test, twice: in a release build with
+# The README's second command: every test, in a release build with
 # _FORTIFY_SOURCE, then with the broker side under AddressSanitizer, UBSan and
-# LeakSanitizer. Any failure, or any test that cannot run, fails the whole run.
+# LeakSanitizer, then each fuzz target for a bounded time. Any failure, or any test
+# that cannot run, fails the whole run.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -19,3 +20,9 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSV_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	ctest --test-dir build-asan --output-on-failure --no-tests=error
+
+echo "== fuzzing (clang libFuzzer + ASan + UBSan), SVRUN_FUZZ_SECONDS each (default 60)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSV_FUZZ=ON \
+	-DSV_FUZZ_SECONDS="${SVRUN_FUZZ_SECONDS:-60}" >/dev/null
+cmake --build build-fuzz -j "$jobs" --target fuzz_frame fuzz_dispatch fuzz_policy
+ctest --test-dir build-fuzz --output-on-failure --no-tests=error -R '^fuzz_'
