@@ -104,6 +104,8 @@ struct sv_peer {
 	int hello_seen;		/* the handshake came, exactly once, first */
 	unsigned long requests;	/* queries answered so far */
 	unsigned long max_requests;
+	int debug;		/* refusals carry the full reason to the plugin */
+	int trace;		/* each request and answer is printed on stderr */
 };
 
 /*

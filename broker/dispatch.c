@@ -6,6 +6,7 @@
  * handshake) is a protocol violation that ends that plugin's session, never the broker.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,22 @@ struct handler {
 	enum when when;
 	int (*fn)(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_t len);
 };
+
+/* Prints one trace line for the operator, escaped like any text that came from a plugin. */
+static void SV_PRINTF(2, 3)
+trace(const struct sv_peer *p, const char *fmt, ...)
+{
+	char line[1024], tag[SV_TAG_MAX];
+	va_list ap;
+
+	if (!p->trace)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	snprintf(tag, sizeof(tag), "trace %s", p->plugin_id);
+	sv_print_tagged(STDERR_FILENO, tag, line, strlen(line));
+}
 
 /* Checks the plugin was built against this SDK's protocol. */
 static int
@@ -129,13 +146,22 @@ handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 	}
 	for (i = 0; i < q->n_params; i++)
 		params[i] = q->params[i]->text;
+	trace(p, "#%llu query (%zu parameters): %s", (unsigned long long)m->id, q->n_params,
+	      q->sql);
 	r = sv_session_query(p->session, q->sql, q->n_params, params, &rows, err, sizeof(err));
 	if (r < 0) {
 		sv_warn("plugin '%s': query refused or failed: %s", p->plugin_id,
 			sv_session_reason(p->session));
+		/* --debug is for a plugin author's own machine: the reason names schema. */
+		if (p->debug)
+			snprintf(err + strlen(err), sizeof(err) - strlen(err), " [debug: %s]",
+				 sv_session_reason(p->session));
+		trace(p, "#%llu -> error: %s", (unsigned long long)m->id, err);
 		r = answer_error(p, m->id, err);
 		goto out;
 	}
+	trace(p, "#%llu -> %zu rows, %zu columns, %lld changed", (unsigned long long)m->id,
+	      rows.nrows, rows.ncols, rows.changes);
 	r = answer_rows(p, m->id, &rows);
 out:
 	sv_rows_clear(&rows);

@@ -22,6 +22,9 @@
 #define SV_EXIT_PROTOCOL 130	/* the plugin broke the channel protocol or a limit */
 #define SV_EXIT_CRASH 131	/* the plugin died of a signal of its own (SIGSEGV, ...) */
 
+/* Room for a tag of sv_print_tagged(): a plugin id and a word before it. */
+#define SV_TAG_MAX 96
+
 /* The descriptor number of the broker channel inside the sandboxed child. */
 #define SV_CHANNEL_FD 3
 

@@ -86,6 +86,10 @@ run_plugin(const struct sv_options *o)
 	sup.deadline_ns = sv_now_ns() + (uint64_t)o->timeout * 1000000000ull;
 	sup.output_max = o->max_output;
 	sup.max_requests = o->max_requests;
+	sup.debug = o->debug;
+	sup.trace = o->trace;
+	if (o->debug)
+		sv_warn("plugin '%s': --debug: refusals tell the plugin their full reason", id);
 	sv_session_set_deadline(session, sup.deadline_ns);
 	status = sv_supervise(&child, &sup);
 out:

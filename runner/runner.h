@@ -114,6 +114,8 @@ struct sv_supervision {
 	unsigned long timeout;		/* seconds, for messages */
 	size_t output_max;		/* bytes of stdout and of stderr relayed, each */
 	unsigned long max_requests;
+	int debug;			/* full refusal reasons to the plugin */
+	int trace;			/* each request and answer on stderr */
 };
 
 /*

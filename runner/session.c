@@ -341,6 +341,8 @@ sv_supervise(struct sv_child *c, const struct sv_supervision *sup)
 	st.peer.session = sup->session;
 	st.peer.fd = c->chan;
 	st.peer.max_requests = sup->max_requests;
+	st.peer.debug = sup->debug;
+	st.peer.trace = sup->trace;
 	sv_framer_init(&st.framer);
 	st.out = (struct stream){.fd = &c->out, .to = STDOUT_FILENO, .name = "stdout"};
 	st.err = (struct stream){.fd = &c->err, .to = STDERR_FILENO, .name = "stderr"};
