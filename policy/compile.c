@@ -87,3 +87,20 @@ sv_policy_mentions(const struct sv_policy *p, int nr)
 	}
 	return 0;
 }
+
+/* The violation report points the operator at the line that ruled on a denied call. */
+int
+sv_policy_locate(const struct sv_policy *p, int nr, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < p->nrule; i++) {
+		if (p->rule[i].nr == nr) {
+			snprintf(buf, len, "%s:%u", p->rule[i].file, p->rule[i].line);
+			return 1;
+		}
+	}
+	if (len)
+		buf[0] = '\0';
+	return 0;
+}

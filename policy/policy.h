@@ -52,6 +52,12 @@ int sv_policy_add_rules(const struct sv_policy *p, scmp_filter_ctx ctx, const in
 int sv_policy_mentions(const struct sv_policy *p, int nr);
 
 /*
+ * Writes "file:line" of the rule of @p for syscall @nr into @buf and returns 1, or
+ * returns 0 (and an empty @buf) when no rule names it.
+ */
+int sv_policy_locate(const struct sv_policy *p, int nr, char *buf, size_t len);
+
+/*
  * Writes into @buf a short description of a call the policy denied, for the violation
  * report: "socket(AF_INET, SOCK_STREAM, ...) [41]". Names the syscall and decodes the
  * first arguments of the common dangerous calls by their constants.

@@ -81,6 +81,7 @@ run_plugin(const struct sv_options *o)
 	}
 	sup.id = id;
 	sup.policy = policy_path;
+	sup.rules = policy;
 	sup.session = session;
 	sup.timeout = o->timeout;
 	sup.deadline_ns = sv_now_ns() + (uint64_t)o->timeout * 1000000000ull;

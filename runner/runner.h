@@ -15,6 +15,7 @@
 
 #include "broker/broker.h"
 #include "common/common.h"
+#include "policy/policy.h"
 
 #define SV_DEFAULT_DB "sqlite:./sovereign.db"
 #define SV_DEFAULT_TIMEOUT 60
@@ -109,6 +110,7 @@ void sv_child_destroy(struct sv_child *c);
 struct sv_supervision {
 	const char *id;
 	const char *policy;		/* for the violation report */
+	const struct sv_policy *rules;	/* the same policy, parsed */
 	struct sv_session *session;
 	uint64_t deadline_ns;		/* CLOCK_MONOTONIC */
 	unsigned long timeout;		/* seconds, for messages */

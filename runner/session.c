@@ -245,14 +245,21 @@ report_violation(struct state *st)
 {
 	struct seccomp_notif *req = NULL;
 	struct seccomp_notif_resp *resp = NULL;
-	char desc[256];
+	char desc[256], where[512];
 
 	if (seccomp_notify_alloc(&req, &resp) == 0 &&
 	    seccomp_notify_receive(st->notify_fd, req) == 0) {
 		sv_policy_describe_call((int)req->data.nr, (const uint64_t *)req->data.args, desc,
 					sizeof(desc));
-		sv_warn("plugin '%s' killed: syscall %s denied by %s", st->sup->id, desc,
-			st->sup->policy);
+		/* Point at what to read next: the rule that ruled, or the way to learn one. */
+		if (sv_policy_locate(st->sup->rules, (int)req->data.nr, where, sizeof(where)))
+			sv_warn("plugin '%s' killed: syscall %s denied by %s: the rule at %s allows "
+				"it only under its conditions (svrun policy explain shows them)",
+				st->sup->id, desc, st->sup->policy, where);
+		else
+			sv_warn("plugin '%s' killed: syscall %s denied by %s: no rule allows it "
+				"(svrun --learn shows what the plugin needs)",
+				st->sup->id, desc, st->sup->policy);
 	} else {
 		sv_warn("plugin '%s' killed: a syscall denied by %s (unreadable notification)",
 			st->sup->id, st->sup->policy);
