@@ -25,6 +25,8 @@ struct sv_rule {
 	uint32_t action;	/* SCMP_ACT_ALLOW, SCMP_ACT_ERRNO(e) or SCMP_ACT_KILL_PROCESS */
 	const char *file;	/* owned by the policy's file list */
 	unsigned int line;
+	char *text;		/* the rule as written, before its '#' */
+	char *reason;		/* the text after '#', trimmed; "" when there is none */
 	size_t nalt;
 	struct sv_alt *alt;
 };

@@ -519,8 +519,9 @@ add_rule(struct sv_policy *p, const struct sv_rule *rule)
 
 /* rule := SYSCALL ':' ( action | ('1' | 'allow' | disj) action ), checked for every rule. */
 static int
-parse_rule(struct parser *ps, const char *line0, size_t n, int has_reason)
+parse_rule(struct parser *ps, const char *line0, size_t n, const char *reason, size_t rlen)
 {
+	int has_reason = rlen > 0;
 	struct sv_alt alt[SV_POLICY_MAX_ALTS];
 	struct sv_rule rule = { 0 };
 	struct tok *t0, *t;
@@ -591,6 +592,14 @@ parse_rule(struct parser *ps, const char *line0, size_t n, int has_reason)
 	memcpy(rule.alt, alt, rule.nalt * sizeof(*rule.alt));
 	rule.file = ps->file;
 	rule.line = ps->line;
+	while (n > 0 && is_space(line0[n - 1]))
+		n--;
+	while (n > 0 && is_space(*line0))
+		line0++, n--;
+	if (!(rule.text = strndup(line0, n)) || !(rule.reason = strndup(reason, rlen))) {
+		r = fail_file(ps, ps->file, -ENOMEM);
+		goto out;
+	}
 	if ((r = add_rule(ps->p, &rule)) < 0) {
 		r = fail_file(ps, ps->file, r);
 		goto out;
@@ -600,6 +609,8 @@ parse_rule(struct parser *ps, const char *line0, size_t n, int has_reason)
 out:
 	free(rule.name);
 	free(rule.alt);
+	free(rule.text);
+	free(rule.reason);
 	return r;
 }
 
@@ -704,20 +715,24 @@ parse_line(struct parser *ps, const char *line0, size_t n)
 {
 	const char *hash = memchr(line0, '#', n);
 	size_t body = hash ? (size_t)(hash - line0) : n, i = 0, j;
-	int has_reason = 0;
+	const char *reason = line0 + n;
+	size_t rlen = 0;
 
+	/* The reason is what follows '#', trimmed; only spaces there is no reason. */
 	if (hash) {
-		for (j = body + 1; j < n; j++) {
-			if (!is_space(line0[j]))
-				has_reason = 1;
-		}
+		reason = hash + 1;
+		rlen = n - body - 1;
+		while (rlen > 0 && is_space(*reason))
+			reason++, rlen--;
+		while (rlen > 0 && is_space(reason[rlen - 1]))
+			rlen--;
 	}
 	while (i < body && is_space(line0[i]))
 		i++;
 	if (i == body)
 		return 0;
 	if (line0[i] != '@')
-		return parse_rule(ps, line0, body, has_reason);
+		return parse_rule(ps, line0, body, reason, rlen);
 	for (j = i + 1; j < body && is_alpha(line0[j]); j++)
 		;
 	if (j - i == 8 && memcmp(line0 + i, "@include", 8) == 0)
@@ -864,6 +879,8 @@ sv_policy_free(struct sv_policy *p)
 	for (i = 0; i < p->nrule; i++) {
 		free(p->rule[i].name);
 		free(p->rule[i].alt);
+		free(p->rule[i].text);
+		free(p->rule[i].reason);
 	}
 	for (i = 0; i < p->nfile; i++)
 		free(p->file[i]);

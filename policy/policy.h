@@ -17,6 +17,7 @@
 
 #include <seccomp.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 struct sv_policy;
@@ -63,5 +64,46 @@ int sv_policy_locate(const struct sv_policy *p, int nr, char *buf, size_t len);
  * first arguments of the common dangerous calls by their constants.
  */
 void sv_policy_describe_call(int nr, const uint64_t args[6], char *buf, size_t len);
+
+/* Prints what @p permits, grouped by file, each rule as written with its line and reason. */
+void sv_policy_explain(const struct sv_policy *p, FILE *out);
+
+/*
+ * Prints "file:line: message" for each dangerous rule of @p that lacks a
+ * "# lint: allow <why>" annotation and each condition that can never hold. Returns the
+ * number of findings.
+ */
+size_t sv_policy_lint(const struct sv_policy *p, FILE *out);
+
+/* Writes the final filter of @p as libseccomp's PFC text to @fd. Returns 0 or -errno. */
+int sv_policy_export_pfc(const struct sv_policy *p, int fd, char *err, size_t errlen);
+
+/*
+ * Prints "+ rule" for what @b permits that @a does not and "- rule" for the reverse.
+ * Returns the number of such rules (0: the two permit the same).
+ */
+size_t sv_policy_diff(const struct sv_policy *a, const struct sv_policy *b, FILE *out);
+
+/*
+ * Counts the rules of @p that permit something @ceiling does not, printing each to @out
+ * (NULL: print nothing). Conservative: a rule is within the ceiling only when each of its
+ * alternatives is implied comparator by comparator.
+ */
+size_t sv_policy_exceeds(const struct sv_policy *p, const struct sv_policy *ceiling, FILE *out);
+
+/* One rule of a policy, as the learn mode copies it. */
+struct sv_policy_rule_info {
+	int nr;
+	const char *name;
+	const char *text;	/* as written, before '#' */
+	const char *reason;
+	const char *file;
+	unsigned int line;
+	int allows;		/* its action is allow */
+	int unconditional;	/* it allows with no argument condition */
+};
+
+size_t sv_policy_nrules(const struct sv_policy *p);
+void sv_policy_rule(const struct sv_policy *p, size_t i, struct sv_policy_rule_info *out);
 
 #endif

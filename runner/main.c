@@ -13,6 +13,39 @@
 #include "policy/policy.h"
 #include "runner/runner.h"
 
+/* Where an operator puts the policy no plugin may exceed, if present. */
+#define SV_DEFAULT_CEILING "/etc/svrun/ceiling.policy"
+
+/*
+ * Loads the ceiling (--ceiling, or the default path when that file exists) into *@out
+ * (NULL when there is none) and refuses @policy if it permits anything the ceiling does
+ * not. Returns 0 or -1 after saying why.
+ */
+static int
+check_ceiling(const struct sv_options *o, const struct sv_policy *policy,
+	      struct sv_policy **out)
+{
+	const char *path = o->ceiling;
+	char err[1024];
+
+	*out = NULL;
+	if (path == NULL && access(SV_DEFAULT_CEILING, F_OK) == 0)
+		path = SV_DEFAULT_CEILING;
+	if (path == NULL)
+		return 0;
+	if (sv_policy_load(path, out, err, sizeof(err)) < 0) {
+		sv_warn("ceiling: %s", err);
+		return -1;
+	}
+	if (sv_policy_exceeds(policy, *out, NULL) > 0) {
+		sv_warn("policy %s permits what the ceiling %s does not:", sv_policy_path(policy),
+			path);
+		sv_policy_exceeds(policy, *out, stderr);
+		return -1;
+	}
+	return 0;
+}
+
 /* Runs one plugin start to end and returns svrun's exit status. */
 static int
 run_plugin(const struct sv_options *o)
@@ -20,7 +53,9 @@ run_plugin(const struct sv_options *o)
 	char id[SV_ID_MAX], err[1024], helper[4096], policy_path[4096];
 	struct sv_spawn_args args = {0};
 	struct sv_supervision sup = {0};
-	struct sv_policy *policy = NULL;
+	struct sv_policy *policy = NULL, *ceiling = NULL;
+	struct sv_learn *learn = NULL;
+	char learn_path[4096];
 	struct sv_session *session = NULL;
 	struct sv_child child = {.pid = -1, .pidfd = -1, .chan = -1, .out = -1, .err = -1};
 	struct sv_session_limits limits;
@@ -57,6 +92,22 @@ run_plugin(const struct sv_options *o)
 		sv_warn("policy: %s", err);
 		goto out;
 	}
+	if (check_ceiling(o, policy, &ceiling) < 0)
+		goto out;
+	if (o->learn) {
+		if (sv_snprintf(learn_path, sizeof(learn_path), "%s.learned.policy", id) < 0 ||
+		    (o->learn[0] && sv_strlcpy(learn_path, o->learn, sizeof(learn_path)) < 0)) {
+			sv_warn("learned policy path too long");
+			goto out;
+		}
+		if ((learn = sv_learn_new()) == NULL) {
+			sv_warn("out of memory");
+			goto out;
+		}
+		sv_warn("plugin '%s': learn mode: denied syscalls fail with EPERM instead of "
+			"killing it, and go to %s; the sandbox is otherwise unchanged",
+			id, learn_path);
+	}
 	if (sv_db_open(o->db, &db, err, sizeof(err)) < 0) {
 		sv_warn("%s", err);
 		goto out;
@@ -92,8 +143,19 @@ run_plugin(const struct sv_options *o)
 	if (o->debug)
 		sv_warn("plugin '%s': --debug: refusals tell the plugin their full reason", id);
 	sv_session_set_deadline(session, sup.deadline_ns);
+	sup.learn = learn;
 	status = sv_supervise(&child, &sup);
+	if (learn && sv_learn_write(learn, learn_path, id, policy, ceiling, err, sizeof(err)) < 0) {
+		sv_warn("learn: %s", err);
+		status = SV_EXIT_FAILURE;
+	} else if (learn) {
+		sv_warn("plugin '%s': learned policy written to %s; review it with svrun policy "
+			"explain and lint before use",
+			id, learn_path);
+	}
 out:
+	sv_learn_free(learn);
+	sv_policy_free(ceiling);
 	sv_child_destroy(&child);
 	sv_session_close(session);
 	sv_db_close(db);

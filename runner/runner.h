@@ -106,6 +106,24 @@ int sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_
 /* Kills @c's whole process group, reaps it and closes its descriptors. */
 void sv_child_destroy(struct sv_child *c);
 
+/* What a plugin in learn mode was denied; see runner/learn.c. */
+struct sv_learn;
+
+struct sv_learn *sv_learn_new(void);
+void sv_learn_free(struct sv_learn *l);
+
+/* Records one denied call; returns 1 the first time syscall @nr is seen, else 0. */
+int sv_learn_record(struct sv_learn *l, int nr, const uint64_t args[6]);
+
+/*
+ * Writes the learned policy to @path, a new file: @base's rules plus one line per denied
+ * syscall, leaving out (with a comment) what @ceiling (NULL: none) does not allow.
+ * Returns 0 or -errno with @err set.
+ */
+int sv_learn_write(const struct sv_learn *l, const char *path, const char *id,
+		   const struct sv_policy *base, const struct sv_policy *ceiling, char *err,
+		   size_t errlen);
+
 /* How a plugin run is supervised. */
 struct sv_supervision {
 	const char *id;
@@ -118,6 +136,7 @@ struct sv_supervision {
 	unsigned long max_requests;
 	int debug;			/* full refusal reasons to the plugin */
 	int trace;			/* each request and answer on stderr */
+	struct sv_learn *learn;		/* learn mode: denied calls fail and are kept here */
 };
 
 /*

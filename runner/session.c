@@ -239,7 +239,28 @@ violation:
 	st->chan_eof = 1;
 }
 
-/* Reports the syscall the final filter stopped, then kills the plugin. */
+/* In learn mode: keeps the denied call, fails it with EPERM, and lets the plugin go on. */
+static void
+learn_call(struct state *st, const struct seccomp_notif *req, struct seccomp_notif_resp *resp,
+	   const char *desc)
+{
+	if (sv_learn_record(st->sup->learn, (int)req->data.nr, (const uint64_t *)req->data.args))
+		sv_warn("plugin '%s' learn: syscall %s denied by %s; failed with EPERM, recorded",
+			st->sup->id, desc, st->sup->policy);
+	/* Never SECCOMP_USER_NOTIF_FLAG_CONTINUE: learning must not run the call. */
+	resp->id = req->id;
+	resp->val = 0;
+	resp->error = -EPERM;
+	resp->flags = 0;
+	if (seccomp_notify_respond(st->notify_fd, resp) < 0 &&
+	    seccomp_notify_id_valid(st->notify_fd, req->id) == 0) {
+		sv_warn("plugin '%s' killed: cannot answer its denied call in learn mode",
+			st->sup->id);
+		stop(st, SV_EXIT_VIOLATION);
+	}
+}
+
+/* Reports the syscall the final filter stopped, then kills the plugin (or learns it). */
 static void
 report_violation(struct state *st)
 {
@@ -247,26 +268,37 @@ report_violation(struct state *st)
 	struct seccomp_notif_resp *resp = NULL;
 	char desc[256], where[512];
 
-	if (seccomp_notify_alloc(&req, &resp) == 0 &&
-	    seccomp_notify_receive(st->notify_fd, req) == 0) {
-		sv_policy_describe_call((int)req->data.nr, (const uint64_t *)req->data.args, desc,
-					sizeof(desc));
-		/* Point at what to read next: the rule that ruled, or the way to learn one. */
-		if (sv_policy_locate(st->sup->rules, (int)req->data.nr, where, sizeof(where)))
-			sv_warn("plugin '%s' killed: syscall %s denied by %s: the rule at %s allows "
-				"it only under its conditions (svrun policy explain shows them)",
-				st->sup->id, desc, st->sup->policy, where);
-		else
-			sv_warn("plugin '%s' killed: syscall %s denied by %s: no rule allows it "
-				"(svrun --learn shows what the plugin needs)",
-				st->sup->id, desc, st->sup->policy);
-	} else {
-		sv_warn("plugin '%s' killed: a syscall denied by %s (unreadable notification)",
-			st->sup->id, st->sup->policy);
+	if (seccomp_notify_alloc(&req, &resp) < 0 ||
+	    seccomp_notify_receive(st->notify_fd, req) < 0) {
+		/* A call abandoned by a killed plugin; otherwise fail closed. */
+		if (st->sup->learn == NULL || st->outcome >= 0) {
+			sv_warn("plugin '%s' killed: a syscall denied by %s (unreadable "
+				"notification)",
+				st->sup->id, st->sup->policy);
+			stop(st, SV_EXIT_VIOLATION);
+			sv_closep(&st->notify_fd);
+		}
+		goto out;
 	}
-	seccomp_notify_free(req, resp);
+	sv_policy_describe_call((int)req->data.nr, (const uint64_t *)req->data.args, desc,
+				sizeof(desc));
+	if (st->sup->learn != NULL) {
+		learn_call(st, req, resp, desc);
+		goto out;
+	}
+	/* Point at what to read next: the rule that ruled, or the way to learn one. */
+	if (sv_policy_locate(st->sup->rules, (int)req->data.nr, where, sizeof(where)))
+		sv_warn("plugin '%s' killed: syscall %s denied by %s: the rule at %s allows it "
+			"only under its conditions (svrun policy explain shows them)",
+			st->sup->id, desc, st->sup->policy, where);
+	else
+		sv_warn("plugin '%s' killed: syscall %s denied by %s: no rule allows it (svrun "
+			"--learn shows what the plugin needs)",
+			st->sup->id, desc, st->sup->policy);
 	stop(st, SV_EXIT_VIOLATION);
 	sv_closep(&st->notify_fd);
+out:
+	seccomp_notify_free(req, resp);
 }
 
 /* Maps how the child ended to svrun's exit status, explaining anything but success. */
