@@ -94,6 +94,15 @@ run_plugin(const struct sv_options *o)
 	}
 	if (check_ceiling(o, policy, &ceiling) < 0)
 		goto out;
+	if (o->allow_missing) {
+		if (sv_allow_missing_check(o->allow_missing, err, sizeof(err)) < 0) {
+			sv_warn("%s", err);
+			goto out;
+		}
+		sv_warn("plugin '%s': --allow-missing=%s: these sandbox layers may be absent; "
+			"each one that is will be logged",
+			id, o->allow_missing);
+	}
 	if (o->learn) {
 		if (sv_snprintf(learn_path, sizeof(learn_path), "%s.learned.policy", id) < 0 ||
 		    (o->learn[0] && sv_strlcpy(learn_path, o->learn, sizeof(learn_path)) < 0)) {

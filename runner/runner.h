@@ -103,6 +103,12 @@ struct sv_spawn_args {
  */
 int sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_t errlen);
 
+/*
+ * Checks a --allow-missing list: every name must be a layer (userns pidns netns ipcns
+ * utsns mountns landlock). Returns 0 or -EINVAL with @err naming the unknown one.
+ */
+int sv_allow_missing_check(const char *list, char *err, size_t errlen);
+
 /* Kills @c's whole process group, reaps it and closes its descriptors. */
 void sv_child_destroy(struct sv_child *c);
 

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,16 +31,20 @@ sv_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* In the forked child: wire the descriptors and execute the helper; never returns. */
+/* In the new child: wait for the broker's go, wire the descriptors, execute the helper. */
 static SV_NORETURN void
-exec_helper(const struct sv_spawn_args *a, int chan, int out, int err, pid_t broker)
+exec_helper(const struct sv_spawn_args *a, int chan, int out, int err, int go, const char *mode)
 {
-	char cpu[32], as[32], nofile[32], idenv[96];
-	char *argv[7], *envp[3];
+	char cpu[32], as[32], nofile[32], idenv[96], byte;
+	char *argv[9], *envp[3];
 	int null;
 
-	/* The helper sets this too; setting it here closes the window before execve. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != broker)
+	/*
+	 * The helper sets this too; setting it here closes the window before execve. The go
+	 * byte comes after the broker wrote our id maps; end of file instead means the
+	 * broker is gone (in a new PID namespace getppid() cannot tell).
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || read(go, &byte, 1) != 1)
 		_exit(SV_EXIT_FAILURE);
 	if (setpgid(0, 0) < 0)
 		_exit(SV_EXIT_FAILURE);
@@ -58,8 +63,10 @@ exec_helper(const struct sv_spawn_args *a, int chan, int out, int err, pid_t bro
 	argv[2] = cpu;
 	argv[3] = as;
 	argv[4] = nofile;
-	argv[5] = (char *)a->plugin;
-	argv[6] = NULL;
+	argv[5] = (char *)(a->allow_missing ? a->allow_missing : "-");
+	argv[6] = (char *)mode;
+	argv[7] = (char *)a->plugin;
+	argv[8] = NULL;
 	/* A fixed environment: nothing of the operator's (LD_PRELOAD, secrets) crosses. */
 	envp[0] = "LC_ALL=C";
 	envp[1] = idenv;
@@ -69,20 +76,159 @@ exec_helper(const struct sv_spawn_args *a, int chan, int out, int err, pid_t bro
 	_exit(SV_EXIT_FAILURE);
 }
 
+/* The namespaces every plugin gets unless the operator allowed them to be missing. */
+#define NS_FLAGS                                                                           \
+	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS)
+
+/* The layer names --allow-missing takes for the namespaces. */
+static const char *const ns_layers[] = {"userns", "pidns", "netns", "ipcns", "utsns", "mountns"};
+
+/* Whether the comma-separated @list names @layer. */
+static int
+listed(const char *list, const char *layer)
+{
+	size_t n = strlen(layer);
+	const char *p;
+
+	for (p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, layer, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+int
+sv_allow_missing_check(const char *list, char *err, size_t errlen)
+{
+	static const char *const known[] = {"userns", "pidns", "netns", "ipcns",
+					    "utsns", "mountns", "landlock"};
+	char word[32];
+	const char *p, *e;
+	size_t i, n;
+
+	for (p = list; p && *p; p = *e ? e + 1 : e) {
+		e = strchr(p, ',') ? strchr(p, ',') : p + strlen(p);
+		n = (size_t)(e - p);
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strlen(known[i]) == n && strncmp(p, known[i], n) == 0)
+				break;
+		if (i == sizeof(known) / sizeof(known[0])) {
+			snprintf(word, sizeof(word), "%.*s", (int)(n < 31 ? n : 31), p);
+			snprintf(err, errlen, "unknown sandbox layer '%s' in --allow-missing (known: "
+					      "userns pidns netns ipcns utsns mountns landlock)",
+				 word);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Writes @text to /proc/@pid/@file, for the id maps of a child's user namespace. */
+static int
+write_proc(pid_t pid, const char *file, const char *text)
+{
+	char path[64];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/*
+ * Maps the child's ids. Started by root: inside 0 is root only until the helper switches
+ * to inside 65534, which is nobody outside too; inside 0 has capabilities only over its
+ * own namespaces. Started by a user: inside 0 is that user, the only id it may map.
+ */
+static int
+map_ids(pid_t pid, char *err, size_t errlen)
+{
+	char map[64];
+	int r;
+
+	if (geteuid() == 0) {
+		if ((r = write_proc(pid, "uid_map", "0 0 1\n65534 65534 1\n")) < 0 ||
+		    (r = write_proc(pid, "gid_map", "0 0 1\n65534 65534 1\n")) < 0)
+			goto fail;
+		return 0;
+	}
+	if ((r = write_proc(pid, "setgroups", "deny")) < 0)
+		goto fail;
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned int)geteuid());
+	if ((r = write_proc(pid, "uid_map", map)) < 0)
+		goto fail;
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned int)getegid());
+	if ((r = write_proc(pid, "gid_map", map)) < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot map the sandbox's user ids: %s", strerror(-r));
+	return r;
+}
+
+/*
+ * Starts the child in new namespaces (clone3, which also returns a pidfd), or, when the
+ * kernel refuses and the operator allowed every namespace layer to be missing, with a
+ * plain fork. Returns the pid or -errno; *@ns says which happened.
+ */
+static pid_t
+start_child(const struct sv_spawn_args *a, int *pidfd, int *ns, char *err, size_t errlen)
+{
+	struct clone_args ca;
+	size_t i;
+	pid_t pid;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = NS_FLAGS | CLONE_PIDFD;
+	ca.pidfd = (uint64_t)(uintptr_t)pidfd;
+	ca.exit_signal = SIGCHLD;
+	*ns = 1;
+	if ((pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca))) >= 0)
+		return pid;
+	for (i = 0; i < sizeof(ns_layers) / sizeof(ns_layers[0]); i++) {
+		if (!listed(a->allow_missing, ns_layers[i])) {
+			snprintf(err, errlen, "cannot create the sandbox's namespaces: %s (run "
+					      "svrun doctor; --allow-missing=%s,... runs without "
+					      "them)",
+				 strerror(errno), ns_layers[i]);
+			return -EPERM;
+		}
+	}
+	sv_warn("plugin '%s': running without namespaces (%s): asked by --allow-missing",
+		a->id, strerror(errno));
+	*ns = 0;
+	if ((pid = fork()) < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return -errno;
+	}
+	if (pid > 0 && (*pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
+		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -errno;
+	}
+	return pid;
+}
+
 int
 sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_t errlen)
 {
 	sv_autoclose int chan_child = -1;
 	sv_autoclose int out_w = -1;
 	sv_autoclose int err_w = -1;
-	int sp[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
-	pid_t broker = getpid(), pid;
-	int pidfd, r;
+	sv_autoclose int go_r = -1;
+	sv_autoclose int go_w = -1;
+	int sp[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1}, gp[2] = {-1, -1};
+	int pidfd = -1, ns, r;
+	pid_t pid;
 
 	c->pid = -1;
 	c->pidfd = c->chan = c->out = c->err = -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 ||
-	    pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+	    pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(gp, O_CLOEXEC) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot create the channel: %s", strerror(errno));
 		goto fail;
@@ -93,26 +239,35 @@ sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_t er
 	out_w = po[1];
 	c->err = pe[0];
 	err_w = pe[1];
-	sp[0] = sp[1] = po[0] = po[1] = pe[0] = pe[1] = -1;
-	if ((pid = fork()) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "fork: %s", strerror(errno));
+	go_r = gp[0];
+	go_w = gp[1];
+	sp[0] = sp[1] = po[0] = po[1] = pe[0] = pe[1] = gp[0] = gp[1] = -1;
+	if ((pid = start_child(a, &pidfd, &ns, err, errlen)) < 0) {
+		r = pid;
 		goto fail;
 	}
-	if (pid == 0)
-		exec_helper(a, chan_child, out_w, err_w, broker);
+	if (pid == 0) {
+		close(go_w);
+		exec_helper(a, chan_child, out_w, err_w, go_r, ns ? (geteuid() == 0 ? "ns-root" :
+										   "ns-user") :
+								 "nons");
+	}
 	/* Also set here: the group must exist before we may ever signal it. */
 	setpgid(pid, pid);
 	c->pid = pid;
-	if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
+	c->pidfd = pidfd;
+	if (ns && (r = map_ids(pid, err, errlen)) < 0)
+		goto fail;
+	if (write(go_w, "g", 1) != 1) {
 		r = -errno;
-		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+		snprintf(err, errlen, "cannot start the sandbox: %s", strerror(errno));
 		goto fail;
 	}
-	c->pidfd = pidfd;
-	/* The broker never blocks on a plugin: every read of its channel is non-blocking. */
-	if (fcntl(c->chan, F_SETFL, O_NONBLOCK) < 0 || fcntl(c->out, F_SETFL, O_NONBLOCK) < 0 ||
-	    fcntl(c->err, F_SETFL, O_NONBLOCK) < 0) {
+	/*
+	 * The broker never waits on a plugin's output; the channel stays blocking for the
+	 * broker's answers (bounded by SO_SNDTIMEO) and is read with MSG_DONTWAIT.
+	 */
+	if (fcntl(c->out, F_SETFL, O_NONBLOCK) < 0 || fcntl(c->err, F_SETFL, O_NONBLOCK) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "fcntl: %s", strerror(errno));
 		goto fail;
@@ -123,6 +278,7 @@ fail:
 		sv_closep(&sp[i]);
 		sv_closep(&po[i]);
 		sv_closep(&pe[i]);
+		sv_closep(&gp[i]);
 	}
 	sv_child_destroy(c);
 	return r;

@@ -7,14 +7,17 @@
  * load-phase filter so that constructors are already confined, stacks the final filter,
  * hands the broker the filter's notification descriptor and calls sv_plugin_main().
  *
- * Usage (by the broker only): svrun-sandbox POLICY CPU_SECONDS AS_BYTES NOFILE PLUGIN.so
- * with the channel on descriptor 3.
+ * Usage (by the broker only): svrun-sandbox POLICY CPU_SECONDS AS_BYTES NOFILE
+ * ALLOW_MISSING MODE PLUGIN.so, with the channel on descriptor 3. MODE says whether the
+ * broker created the child in new namespaces, as root ("ns-root") or as a user
+ * ("ns-user"), or not ("nons", only when --allow-missing named every namespace).
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <endian.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +54,46 @@ number_arg(const char *what, const char *s)
 	if (sv_parse_long(s, 1, LONG_MAX, &v) < 0)
 		sv_die("invalid %s: %s", what, s);
 	return (unsigned long)v;
+}
+
+/*
+ * Whether Landlock will be used: it must be, unless the kernel lacks it and the operator
+ * named it in --allow-missing (@allow_missing), which is then logged.
+ */
+static int
+check_landlock(const char *allow_missing)
+{
+	int abi = sv_sandbox_landlock_abi();
+	const char *p;
+
+	if (abi > 0)
+		return 1;
+	for (p = allow_missing; (p = strstr(p, "landlock")) != NULL; p++)
+		if ((p == allow_missing || p[-1] == ',') && (p[8] == ',' || p[8] == '\0')) {
+			sv_warn("running without Landlock (%s): asked by --allow-missing",
+				strerror(-abi));
+			return 0;
+		}
+	sv_die("Landlock is not available (%s); run svrun doctor, or pass "
+	       "--allow-missing=landlock to run without it",
+	       strerror(-abi));
+}
+
+/*
+ * Sets the parent-death signal again: a change of uid or gid clears it (prctl(2)). A
+ * broker that died before this is seen on the channel, whose other end is then closed.
+ */
+static void
+rearm_parent_death(void)
+{
+	struct pollfd p = {.fd = SV_CHANNEL_FD, .events = POLLIN};
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		sv_pdie("prctl(PR_SET_PDEATHSIG)");
+	if (poll(&p, 1, 0) < 0)
+		sv_pdie("poll on the broker channel");
+	if (p.revents & (POLLHUP | POLLERR))
+		sv_die("the broker is gone");
 }
 
 /* Sends the handshake, with the seccomp notification descriptor attached. */
@@ -104,12 +147,15 @@ main(int argc, char **argv)
 	struct sv_limits lim;
 	plugin_main_fn plugin_main;
 	void *filters, *handle;
-	int so_fd, notify_fd, r;
+	int so_fd, notify_fd, in_ns, use_landlock, r;
+	const char *plugin;
 
 	sv_set_progname("svrun-sandbox");
-	if (argc != 6)
-		sv_die("usage: svrun-sandbox POLICY CPU_SECONDS AS_BYTES NOFILE PLUGIN.so "
-		       "(started by svrun only)");
+	if (argc != 8)
+		sv_die("usage: svrun-sandbox POLICY CPU_SECONDS AS_BYTES NOFILE ALLOW_MISSING MODE "
+		       "PLUGIN.so (started by svrun only)");
+	in_ns = strcmp(argv[6], "nons") != 0;
+	plugin = argv[7];
 	check_channel();
 	sv_sandbox_keep_fds(SV_CHANNEL_FD);
 	/* A plugin never outlives its broker; set before anything can block. */
@@ -128,29 +174,42 @@ main(int argc, char **argv)
 	 * the operator only still loads after the switch to nobody; dlopen() then goes
 	 * through /proc/self/fd.
 	 */
-	if ((so_fd = open(argv[5], O_RDONLY | O_CLOEXEC)) < 0)
-		sv_die_status(SV_EXIT_LOAD, "cannot open plugin %s: %s", argv[5],
-			      strerror(errno));
+	if ((so_fd = open(plugin, O_RDONLY | O_CLOEXEC)) < 0)
+		sv_die_status(SV_EXIT_LOAD, "cannot open plugin %s: %s", plugin, strerror(errno));
 	if (sv_snprintf(procpath, sizeof(procpath), "/proc/self/fd/%d", so_fd) < 0)
 		sv_die("plugin descriptor path too long");
+	/* In its own namespaces the plugin sees a root with the loader's files and itself. */
+	if (in_ns) {
+		sv_sandbox_enter_root(procpath);
+		sv_strlcpy(procpath, SV_SANDBOX_PLUGIN_PATH, sizeof(procpath));
+	}
+	use_landlock = check_landlock(argv[5]);
 
 	sv_sandbox_limit(&lim);
 	sv_sandbox_no_new_privs();
-	sv_sandbox_drop_user();
+	/* A user's sandbox is that user outside already: inside ids are all it may use. */
+	if (strcmp(argv[6], "ns-user") != 0)
+		sv_sandbox_drop_user();
 	sv_sandbox_drop_caps();
+	rearm_parent_death();
 	/* Nobody may ptrace us or read our memory, whatever uid shares ours. */
 	if (prctl(PR_SET_DUMPABLE, 0) < 0)
 		sv_pdie("prctl(PR_SET_DUMPABLE)");
+	if (use_landlock)
+		sv_sandbox_landlock(1);
 	filters = sv_sandbox_load_phase(policy);
 
 	/* From here on, the plugin's constructors run: everything above is in place. */
 	if ((handle = dlopen(procpath, RTLD_NOW | RTLD_LOCAL)) == NULL)
-		sv_die_status(SV_EXIT_LOAD, "cannot load plugin %s: %s", argv[5], dlerror());
+		sv_die_status(SV_EXIT_LOAD, "cannot load plugin %s: %s", plugin, dlerror());
 	plugin_main = (plugin_main_fn)dlsym(handle, "sv_plugin_main");
 	if (plugin_main == NULL)
-		sv_die_status(SV_EXIT_LOAD, "plugin %s does not define sv_plugin_main", argv[5]);
+		sv_die_status(SV_EXIT_LOAD, "plugin %s does not define sv_plugin_main", plugin);
 	close(so_fd);
 
+	/* Loaded: from now on no file at all, whatever the seccomp policy says. */
+	if (use_landlock)
+		sv_sandbox_landlock(0);
 	notify_fd = sv_sandbox_final(filters);
 	send_hello(notify_fd);
 	close(notify_fd);

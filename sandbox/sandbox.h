@@ -23,6 +23,29 @@
 
 struct sv_policy;
 
+/* Where the plugin appears inside its new root. */
+#define SV_SANDBOX_PLUGIN_PATH "/plugin.so"
+
+/*
+ * In the mount namespace the broker created the child in (with capabilities inside its
+ * user namespace): builds a read-only root on a fresh tmpfs holding /usr, the /lib links,
+ * /etc/ld.so.cache and the plugin at SV_SANDBOX_PLUGIN_PATH (@plugin_path: a path that
+ * stays valid once /tmp is covered, such as /proc/self/fd/N), pivots into it, detaches the
+ * host's root and sets the host name to "sandbox". Call after everything that reads host
+ * files (the policy) and before dropping capabilities.
+ */
+void sv_sandbox_enter_root(const char *plugin_path);
+
+/* The Landlock ABI version of this kernel, or -errno when Landlock is unavailable. */
+int sv_sandbox_landlock_abi(void);
+
+/*
+ * Restricts file access with Landlock: with @allow_reading, reading and executing below
+ * "/" only (the load phase); without, no file access at all (after dlopen). Needs
+ * no_new_privs. Stacked rulesets only ever narrow.
+ */
+void sv_sandbox_landlock(int allow_reading);
+
 /* The resource limits a plugin runs under. */
 struct sv_limits {
 	unsigned long cpu_seconds;	/* RLIMIT_CPU */

@@ -69,6 +69,12 @@ static const struct load_rule load_set[] = {
 	{ SCMP_SYS(brk), 0, { { 0 } } },
 	/* The loader's lock and C++ static initialisation guards. */
 	{ SCMP_SYS(futex), 0, { { 0 } } },
+	/*
+	 * The Landlock ruleset with no file access at all, stacked after dlopen(): creating
+	 * one and restricting oneself can only ever narrow what the caller may do.
+	 */
+	{ SCMP_SYS(landlock_create_ruleset), 0, { { 0 } } },
+	{ SCMP_SYS(landlock_restrict_self), 1, { SCMP_A1(SCMP_CMP_EQ, 0) } },
 	/* A failed load ends the process. */
 	{ SCMP_SYS(exit_group), 0, { { 0 } } },
 	{ SCMP_SYS(exit), 0, { { 0 } } },

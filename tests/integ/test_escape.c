@@ -5,6 +5,7 @@
  * with a control that it would have been seen, and runs a benign plugin afterwards.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,19 +124,22 @@ Test(escape, fork_is_killed_and_no_child_runs)
 	it_assert_benign_runs();
 }
 
-/* Runs the ctor plugin, copied beside its ctor.cfg ("mode marker port") in the test dir. */
+/* Runs a copy of the ctor plugin with "SVCFG mode marker port" appended to its file. */
 static struct it_run
 run_ctor(const char *mode, const char *marker, int port)
 {
 	char cfg[700], path[600];
 	const char *argv[] = {"--db", it_uri, "--timeout", "20", path, NULL};
+	int fd;
 
 	it_init_db();
-	snprintf(cfg, sizeof(cfg), "%s %s %d\n", mode, marker ? marker : "-", port);
-	snprintf(path, sizeof(path), "%s/ctor.cfg", it_dir);
-	it_write_file(path, cfg);
+	snprintf(cfg, sizeof(cfg), "\nSVCFG %s %s %d\n", mode, marker ? marker : "-", port);
 	snprintf(path, sizeof(path), "%s/ctor.so", it_dir);
 	it_copy(it_plugin("ctor"), path);
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, cfg, strlen(cfg)), (ssize_t)strlen(cfg));
+	close(fd);
 	return it_svrun(argv, NULL);
 }
 

@@ -1,10 +1,14 @@
 /*
  * ctor.c - attempts an escape from its constructor, before sv_plugin_main and before
- * the final filter: the mode (openw, connect, exec, fork, none) comes from ctor.cfg
- * beside the plugin file. The load-phase filter must contain it (no marker file, no
- * connection); sv_plugin_main then reports what the attempt returned.
+ * the final filter: the mode (openw, connect, exec, fork, none) comes from a line
+ * "SVCFG mode marker port" the test appends to a copy of this very .so (the loader
+ * ignores trailing bytes), read through the path it was loaded from. The load-phase
+ * filter must contain the attempt (no marker file, no connection); sv_plugin_main then
+ * reports what the attempt returned.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -12,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sovereign/plugin.h>
@@ -22,39 +27,39 @@ static int port;
 static long result = -2;
 static int result_errno;
 
-/* Reads all of a small file into @buf, NUL-terminated; returns its length or -1. */
-static ssize_t
-slurp(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
+static void attempt_early(void);
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return n;
-}
-
-/* Finds ctor.cfg beside the plugin (argv[5] of svrun-sandbox) and reads its three lines. */
+/* Reads the "SVCFG mode marker port" line at the end of the file this code was loaded from. */
 static void
 read_cfg(void)
 {
-	char cmdline[4096], path[4096], text[1024], *arg, *slash;
+	static char text[4096];
+	const char *line;
+	Dl_info info;
+	struct stat st;
+	off_t size;
 	ssize_t n;
-	int i;
+	int fd;
 
-	if ((n = slurp("/proc/self/cmdline", cmdline, sizeof(cmdline))) <= 0)
+	if (dladdr((void *)attempt_early, &info) == 0 || info.dli_fname == NULL)
 		return;
-	for (arg = cmdline, i = 0; i < 5 && arg < cmdline + n; i++)
-		arg += strlen(arg) + 1;
-	if (arg >= cmdline + n || (slash = strrchr(arg, '/')) == NULL)
+	if ((fd = open(info.dli_fname, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
-	snprintf(path, sizeof(path), "%.*s/ctor.cfg", (int)(slash - arg), arg);
-	if (slurp(path, text, sizeof(text)) <= 0)
+	/* fstat, not lseek: the load phase allows what the loader itself uses. */
+	if (fstat(fd, &st) < 0) {
+		close(fd);
 		return;
-	sscanf(text, "%31s %511s %d", mode, marker, &port);
+	}
+	size = st.st_size;
+	n = pread(fd, text, sizeof(text) - 1, size > (off_t)sizeof(text) - 1 ?
+						  size - (off_t)sizeof(text) + 1 :
+						  0);
+	close(fd);
+	if (n <= 0)
+		return;
+	text[n] = '\0';
+	if ((line = memmem(text, (size_t)n, "SVCFG ", 6)) != NULL)
+		sscanf(line + 6, "%31s %511s %d", mode, marker, &port);
 }
 
 /* Runs inside dlopen(), under the load-phase filter only: the attempt under test. */
