@@ -222,6 +222,8 @@ sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_t er
 	sv_autoclose int go_r = -1;
 	sv_autoclose int go_w = -1;
 	int sp[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1}, gp[2] = {-1, -1};
+	/* Decided here: in the new user namespace the child's ids read 65534 until mapped. */
+	const char *root_mode = geteuid() == 0 ? "ns-root" : "ns-user";
 	int pidfd = -1, ns, r;
 	pid_t pid;
 
@@ -248,9 +250,7 @@ sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_t er
 	}
 	if (pid == 0) {
 		close(go_w);
-		exec_helper(a, chan_child, out_w, err_w, go_r, ns ? (geteuid() == 0 ? "ns-root" :
-										   "ns-user") :
-								 "nons");
+		exec_helper(a, chan_child, out_w, err_w, go_r, ns ? root_mode : "nons");
 	}
 	/* Also set here: the group must exist before we may ever signal it. */
 	setpgid(pid, pid);

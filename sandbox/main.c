@@ -80,6 +80,24 @@ check_landlock(const char *allow_missing)
 }
 
 /*
+ * In "ns-user" mode nothing switches ids later, so make sure inside root is not the
+ * host's root: the broker must have mapped it to the unprivileged user who started it.
+ */
+static void
+refuse_host_root(void)
+{
+	unsigned int inside, outside, count;
+	FILE *f = fopen("/proc/self/uid_map", "re");
+
+	if (f == NULL)
+		sv_pdie("open /proc/self/uid_map");
+	while (fscanf(f, "%u %u %u", &inside, &outside, &count) == 3)
+		if (outside == 0)
+			sv_die("uid 0 of the host is mapped into the sandbox; refusing to run");
+	fclose(f);
+}
+
+/*
  * Sets the parent-death signal again: a change of uid or gid clears it (prctl(2)). A
  * broker that died before this is seen on the channel, whose other end is then closed.
  */
@@ -178,6 +196,8 @@ main(int argc, char **argv)
 		sv_die_status(SV_EXIT_LOAD, "cannot open plugin %s: %s", plugin, strerror(errno));
 	if (sv_snprintf(procpath, sizeof(procpath), "/proc/self/fd/%d", so_fd) < 0)
 		sv_die("plugin descriptor path too long");
+	if (strcmp(argv[6], "ns-user") == 0)
+		refuse_host_root();
 	/* In its own namespaces the plugin sees a root with the loader's files and itself. */
 	if (in_ns) {
 		sv_sandbox_enter_root(procpath);
