@@ -104,6 +104,9 @@ struct sv_peer {
 	int hello_seen;		/* the handshake came, exactly once, first */
 	unsigned long requests;	/* queries answered so far */
 	unsigned long max_requests;
+	size_t log_max;		/* bytes of sv_log lines printed; 0: no limit */
+	size_t log_bytes;	/* printed so far */
+	size_t log_dropped;	/* past the limit, counted */
 	int debug;		/* refusals carry the full reason to the plugin */
 	int trace;		/* each request and answer is printed on stderr */
 };

@@ -59,9 +59,17 @@ handle_hello(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 static int
 handle_log(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_t len)
 {
+	size_t n = strlen(m->log->text);
+
 	(void)why;
 	(void)len;
-	sv_print_tagged(STDERR_FILENO, p->plugin_id, m->log->text, strlen(m->log->text));
+	/* Log lines count against a limit like stderr does: a flood is counted, not printed. */
+	if (p->log_max && p->log_bytes + n > p->log_max) {
+		p->log_dropped += n;
+		return 0;
+	}
+	p->log_bytes += n;
+	sv_print_tagged(STDERR_FILENO, p->plugin_id, m->log->text, n);
 	return 0;
 }
 

@@ -76,13 +76,17 @@ void
 sv_framer_init(struct sv_framer *f)
 {
 	memset(f, 0, sizeof(*f));
+	f->max = SV_FRAME_MAX;
 }
 
 void
 sv_framer_release(struct sv_framer *f)
 {
+	size_t max = f->max;
+
 	free(f->buf);
 	sv_framer_init(f);
+	f->max = max;
 }
 
 /* The length the frame at the front of @f claims, or 0 while its header is incomplete. */
@@ -129,7 +133,7 @@ sv_framer_reserve(struct sv_framer *f, uint8_t **dst, size_t *room)
 	*dst = NULL;
 	*room = 0;
 	drop_returned(f);
-	if (claimed(f) > SV_FRAME_MAX)
+	if (claimed(f) > f->max)
 		return -EMSGSIZE;
 	/*
 	 * Grow by what the front frame still needs, but never by more than a chunk past
@@ -169,7 +173,7 @@ sv_framer_next(struct sv_framer *f, const uint8_t **payload, size_t *len)
 	drop_returned(f);
 	if (f->len < SV_FRAME_HEADER)
 		return 0;
-	if ((n = claimed(f)) > SV_FRAME_MAX)
+	if ((n = claimed(f)) > f->max)
 		return -EMSGSIZE;
 	if (f->len < SV_FRAME_HEADER + n)
 		return 0;

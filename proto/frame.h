@@ -39,6 +39,7 @@ struct sv_framer {
 	size_t len;	/* bytes held */
 	size_t cap;	/* bytes allocated */
 	size_t done;	/* size of the frame last returned, dropped on the next call */
+	size_t max;	/* largest payload accepted, at most SV_FRAME_MAX */
 };
 
 /* How much a framer grows at once; it never grows further ahead of the data. */
@@ -46,6 +47,7 @@ struct sv_framer {
 /* The least a framer asks to read at once, so small frames come in few reads. */
 #define SV_FRAMER_MIN_READ 4096u
 
+/* Starts an empty framer that accepts payloads of up to SV_FRAME_MAX bytes. */
 void sv_framer_init(struct sv_framer *f);
 void sv_framer_release(struct sv_framer *f);
 
@@ -53,7 +55,7 @@ void sv_framer_release(struct sv_framer *f);
  * Makes room for the next read and returns where to put it in *@dst and how much fits
  * in *@room. The buffer grows by what the front frame still needs, at most
  * SV_FRAMER_CHUNK and at least SV_FRAMER_MIN_READ, never by what a header claims.
- * Returns 0, -ENOMEM, or -EMSGSIZE when the buffered header already exceeds SV_FRAME_MAX.
+ * Returns 0, -ENOMEM, or -EMSGSIZE when the buffered header already exceeds f->max.
  */
 int sv_framer_reserve(struct sv_framer *f, uint8_t **dst, size_t *room);
 
@@ -62,8 +64,7 @@ void sv_framer_commit(struct sv_framer *f, size_t n);
 
 /*
  * Returns 1 with the next whole frame's payload in *@payload / *@len (valid until the
- * next call on @f), 0 when more bytes are needed, -EMSGSIZE for a header over
- * SV_FRAME_MAX. Each frame returned is dropped from @f by the following call.
+ * next call on @f), 0 when more bytes are needed, -EMSGSIZE for a header over f->max. Each frame returned is dropped from @f by the following call.
  */
 int sv_framer_next(struct sv_framer *f, const uint8_t **payload, size_t *len);
 

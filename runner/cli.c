@@ -14,38 +14,28 @@
 #include <unistd.h>
 
 #include "common/common.h"
+#include "proto/frame.h"
 #include "runner/runner.h"
 
 static const char usage_text[] =
-	"Usage: svrun [OPTION]... PLUGIN.so\n"
-	"       svrun init [--demo] [--db URI]       create the Sovereign core schema\n"
-	"       svrun policy explain|lint|bpf|diff   review seccomp policies\n"
-	"       svrun doctor                         which sandbox layers this kernel offers\n"
-	"Run a Sovereign plugin in a sandbox: no files, no network, no credentials; its\n"
-	"only channel is the broker, which runs its SQL under the plugin's rights.\n"
-	"\n"
+	"Usage: svrun [OPTION]... PLUGIN.so     run a plugin in the sandbox\n"
+	"       svrun init [--demo] [--db URI]  create the Sovereign core schema\n"
+	"       svrun policy explain|lint|bpf|diff FILE...    svrun doctor\n"
 	"  --db URI            database (default " SV_DEFAULT_DB ")\n"
-	"  --timeout SECONDS   wall-clock deadline (default 60)\n"
-	"  --policy FILE       seccomp policy (default: the shipped default.policy)\n"
-	"  --ceiling FILE      refuse a policy that permits more than FILE\n"
-	"  --learn[=FILE]      log denied syscalls instead of killing; write a policy\n"
-	"  --allow-missing=L,. run without sandbox layers L (logged); see svrun doctor\n"
-	"  --cpu SECONDS       CPU time limit (default: the timeout)\n"
-	"  --memory BYTES      address-space limit, K/M/G suffixes (default 1G)\n"
-	"  --max-requests N    requests per run (default 1000000)\n"
-	"  --max-result BYTES  size of one query result (default 2M)\n"
-	"  --max-output BYTES  stdout and stderr relayed, each (default 1M)\n"
-	"  --debug             give the plugin full refusal reasons\n"
-	"  --trace             print each request and answer on stderr\n"
-	"  --help, --version\n"
-	"\n"
-	"Exit status: the plugin's return value (0..125); 126 svrun failed; 127 plugin\n"
-	"not loadable; 128 denied syscall; 129 deadline or CPU limit; 130 protocol or\n"
-	"limit violation; 131 plugin crashed.\n"
-	"\n"
+	"  --timeout SECONDS   wall-clock deadline (60)      --cpu SECONDS  CPU limit\n"
+	"  --policy FILE       seccomp policy (shipped default.policy)\n"
+	"  --ceiling FILE      refuse a policy wider than FILE\n"
+	"  --learn[=FILE]      denied calls fail and are written to a policy to review\n"
+	"  --allow-missing=L,. run without sandbox layers L (logged; see svrun doctor)\n"
+	"  --memory BYTES      address space (1G)   --max-requests N   (1000000)\n"
+	"  --max-result BYTES  one result (2M)      --max-output BYTES  per stream (1M)\n"
+	"  --max-frame BYTES   one request (4M)     --debug  --trace  --help  --version\n"
+	"Exit status: the plugin's (0..125); 126 svrun failed; 127 not loadable;\n"
+	"128 denied syscall; 129 deadline or CPU; 130 protocol or limit; 131 crash.\n"
 	"Examples:\n"
 	"  svrun init --demo && svrun build/plugins/hello.so\n"
-	"  svrun --timeout 5 --policy my.policy plugin.so\n";
+	"  svrun --timeout 5 --policy my.policy --trace plugin.so\n"
+	"See svrun(1) and svrun-policy(5).\n";
 
 int
 sv_usage_error(const char *cmd, const char *fmt, ...)
@@ -125,7 +115,8 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 {
 	enum {
 		OPT_DB = 256, OPT_TIMEOUT, OPT_POLICY, OPT_CEILING, OPT_LEARN, OPT_ALLOW_MISSING,
-		OPT_CPU, OPT_MEMORY, OPT_MAX_REQUESTS, OPT_MAX_RESULT, OPT_MAX_OUTPUT, OPT_DEBUG,
+		OPT_CPU, OPT_MEMORY, OPT_MAX_REQUESTS, OPT_MAX_RESULT, OPT_MAX_OUTPUT, OPT_MAX_FRAME,
+		OPT_DEBUG,
 		OPT_TRACE, OPT_HELP, OPT_VERSION,
 	};
 	static const struct option longopts[] = {
@@ -140,6 +131,7 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 		{"max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
 		{"max-result", required_argument, NULL, OPT_MAX_RESULT},
 		{"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
+		{"max-frame", required_argument, NULL, OPT_MAX_FRAME},
 		{"debug", no_argument, NULL, OPT_DEBUG},
 		{"trace", no_argument, NULL, OPT_TRACE},
 		{"help", no_argument, NULL, OPT_HELP},
@@ -155,6 +147,7 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 	o->max_requests = 1000000;
 	o->max_result = 2ul << 20;
 	o->max_output = 1ul << 20;
+	o->max_frame = SV_FRAME_MAX;
 	opterr = 0;
 	optind = 1;
 	/* "+" stops at the first operand, so a plugin's name is never taken for an option. */
@@ -193,6 +186,9 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 			break;
 		case OPT_MAX_OUTPUT:
 			r = size_option("--max-output", optarg, 1ul << 40, &o->max_output);
+			break;
+		case OPT_MAX_FRAME:
+			r = size_option("--max-frame", optarg, SV_FRAME_MAX, &o->max_frame);
 			break;
 		case OPT_DEBUG:
 			o->debug = 1;

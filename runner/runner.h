@@ -34,6 +34,7 @@ struct sv_options {
 	unsigned long max_requests;	/* requests per run */
 	unsigned long max_result;	/* bytes of one result */
 	unsigned long max_output;	/* bytes relayed of stdout and of stderr, each */
+	unsigned long max_frame;	/* bytes of one request frame */
 	int debug;			/* full refusal reasons to the plugin */
 	int trace;			/* print each request and answer */
 	const char *plugin;		/* path of the plugin .so */
@@ -138,7 +139,8 @@ struct sv_supervision {
 	struct sv_session *session;
 	uint64_t deadline_ns;		/* CLOCK_MONOTONIC */
 	unsigned long timeout;		/* seconds, for messages */
-	size_t output_max;		/* bytes of stdout and of stderr relayed, each */
+	size_t output_max;		/* bytes of stdout, of stderr and of sv_log relayed, each */
+	size_t frame_max;		/* bytes of one request frame */
 	unsigned long max_requests;
 	int debug;			/* full refusal reasons to the plugin */
 	int trace;			/* each request and answer on stderr */

@@ -175,7 +175,8 @@ serve_frames(struct state *st, char *why, size_t len)
 			return r;
 	}
 	if (k < 0) {
-		snprintf(why, len, "frame header claims more than %u bytes", SV_FRAME_MAX);
+		snprintf(why, len, "frame header claims more than the --max-frame limit of %zu bytes",
+			 st->framer.max);
 		return -EPROTO;
 	}
 	return 0;
@@ -198,8 +199,9 @@ read_channel(struct state *st)
 
 	for (int reads = 0; reads < READS_PER_WAKEUP; reads++) {
 		if (sv_framer_reserve(&st->framer, &dst, &room) < 0) {
-			snprintf(why, sizeof(why), "frame header claims more than %u bytes",
-				 SV_FRAME_MAX);
+			snprintf(why, sizeof(why),
+				 "frame header claims more than the --max-frame limit of %zu bytes",
+				 st->framer.max);
 			goto violation;
 		}
 		memset(&msg, 0, sizeof(msg));
@@ -383,6 +385,8 @@ sv_supervise(struct sv_child *c, const struct sv_supervision *sup)
 	st.peer.debug = sup->debug;
 	st.peer.trace = sup->trace;
 	sv_framer_init(&st.framer);
+	st.framer.max = sup->frame_max;
+	st.peer.log_max = sup->output_max;
 	st.out = (struct stream){.fd = &c->out, .to = STDOUT_FILENO, .name = "stdout"};
 	st.err = (struct stream){.fd = &c->err, .to = STDERR_FILENO, .name = "stderr"};
 	bound_sends(&st);
@@ -425,6 +429,9 @@ sv_supervise(struct sv_child *c, const struct sv_supervision *sup)
 	}
 	report_dropped(&st, &st.out);
 	report_dropped(&st, &st.err);
+	if (st.peer.log_dropped)
+		sv_warn("plugin '%s': %zu bytes of sv_log lines dropped beyond the %zu-byte limit",
+			sup->id, st.peer.log_dropped, sup->output_max);
 	sv_framer_release(&st.framer);
 	sv_closep(&st.notify_fd);
 	sv_closep(&st.candidate_fd);

@@ -221,3 +221,45 @@ Test(more, output_flood_is_cut_at_the_limit_and_counted, .timeout = 180)
 	it_run_free(&r);
 	it_assert_benign_runs();
 }
+
+Test(more, log_flood_is_cut_at_the_limit_and_counted)
+{
+	const char *const opts[] = {"--max-output", "64K", NULL};
+	struct it_run r = run_mode("logflood", NULL, opts);
+
+	cr_assert_eq(r.status, 3, "%.2000s", r.err);
+	cr_assert_leq(strlen(r.err), 128u << 10, "svrun printed %zu bytes of a 64 KiB log limit",
+		      strlen(r.err));
+	cr_assert_not_null(strstr(r.err, "bytes of sv_log lines dropped beyond the 65536-byte "
+					 "limit"),
+			   "%.2000s", r.err);
+	it_run_free(&r);
+	it_assert_benign_runs();
+}
+
+Test(more, a_forged_violation_report_stays_tagged_as_the_plugin_s)
+{
+	struct it_run r = run_mode("fake", NULL, NULL);
+	const char *line;
+
+	cr_assert_eq(r.status, 3, "%s", r.err);
+	/* Every copy of the forgery is behind the plugin's tag; svrun wrote no such line. */
+	for (line = r.err; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		cr_assert(strncmp(line, "svrun: plugin 'escmore' killed", 30) != 0,
+			  "a forged report reads as svrun's own:\n%s", r.err);
+	cr_assert_not_null(strstr(r.err, "[escmore] svrun: plugin 'escmore' killed"), "%s", r.err);
+	it_run_free(&r);
+}
+
+Test(more, a_frame_over_max_frame_ends_the_plugin_naming_the_limit)
+{
+	const char *const opts[] = {"--max-frame", "64", NULL};
+	struct it_run r = run_mode("udp", "1", opts);
+
+	/* The first query (its cfg) is over 64 bytes: the plugin never gets to the attempt. */
+	cr_assert_eq(r.status, 130, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "--max-frame limit of 64 bytes"), "%s", r.err);
+	cr_assert(!it_has_log(r.err, "escmore", "attempting"), "%s", r.err);
+	it_run_free(&r);
+	it_assert_benign_runs();
+}

@@ -5,7 +5,8 @@
  * then execveat of it), x32 (getpid through the x32 ABI), int80 (getpid through the
  * i386 entry), fds (a byte to every descriptor but 1, 2 and 3), dlopen (load more code),
  * tiocsti (push a command into the terminal), membomb (allocate until refused), flood
- * (2 GiB on stdout). The expected outcome of each is in tests/escapes/test_more.c.
+ * (2 GiB on stdout), logflood (10 MB of sv_log lines), fake (a forged violation report on
+ * stderr and in the log). The expected outcome of each is in tests/escapes/test_more.c.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -146,6 +147,31 @@ attempt(const char *mode, const char *arg)
 	return -100;
 }
 
+/* Modes that talk through the SDK rather than make a forbidden call. */
+static long
+attempt_with_ctx(sv_ctx *ctx, const char *mode)
+{
+	static const char forged[] = "svrun: plugin 'escmore' killed: syscall socket(AF_INET, "
+				     "SOCK_STREAM, 0) [41] denied by /forged.policy";
+	char line[1001];
+	int i;
+
+	if (strcmp(mode, "logflood") == 0) {
+		memset(line, 'L', sizeof(line) - 1);
+		line[sizeof(line) - 1] = '\0';
+		for (i = 0; i < 10000; i++)
+			sv_log(ctx, "%s", line);
+		return i;
+	}
+	if (strcmp(mode, "fake") == 0) {
+		fprintf(stderr, "%s\n", forged);
+		fflush(stderr);
+		sv_log(ctx, "%s", forged);
+		return 0;
+	}
+	return attempt(mode, "");
+}
+
 int
 sv_plugin_main(sv_ctx *ctx)
 {
@@ -156,7 +182,8 @@ sv_plugin_main(sv_ctx *ctx)
 	cfg(ctx, "arg", arg, sizeof(arg));
 	sv_log(ctx, "attempting %s", mode);
 	errno = 0;
-	r = attempt(mode, arg);
+	r = strcmp(mode, "logflood") == 0 || strcmp(mode, "fake") == 0 ? attempt_with_ctx(ctx, mode) :
+									   attempt(mode, arg);
 	sv_log(ctx, "survived %s: returned %ld, errno %d", mode, r, errno);
 	return 3;
 }
