@@ -49,6 +49,8 @@ struct sv_backend_ops {
 	/* Same contract as sv_session_query(); @out is already zeroed. */
 	int (*query)(struct sv_session *s, const char *sql, size_t nparams,
 		     const char *const *params, struct sv_rows *out, char *err, size_t errlen);
+	/* Same contract as sv_session_txn(). */
+	int (*txn)(struct sv_session *s, enum sv_txn op, char *err, size_t errlen);
 };
 
 extern const struct sv_backend_ops sv_backend_sqlite;

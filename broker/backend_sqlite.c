@@ -37,6 +37,7 @@ struct sqlite_session {
 	uint64_t deadline_ns;
 	int timed_out;
 	int trusted;	/* running the broker's own BEGIN/COMMIT/ROLLBACK */
+	int plugin_tx;	/* the plugin has a transaction open (sv_begin) */
 };
 
 /* A relative path gets "./" so SQLite never reads "file:..." as a URI with options. */
@@ -559,7 +560,9 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 	}
 	if ((r = bind_params(s, st, nparams, params, err, errlen)) < 0)
 		goto out;
-	if ((rc = exec_trusted(s, "BEGIN")) != SQLITE_OK) {
+	/* Inside the plugin's transaction a savepoint keeps each statement atomic. */
+	if ((rc = exec_trusted(s, s->plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN")) !=
+	    SQLITE_OK) {
 		r = map_error(s, rc, err, errlen);
 		goto out;
 	}
@@ -568,7 +571,8 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 		goto out;
 	sqlite3_finalize(st);
 	st = NULL;
-	if ((rc = exec_trusted(s, "COMMIT")) != SQLITE_OK) {
+	if ((rc = exec_trusted(s, s->plugin_tx ? "RELEASE sv_statement" : "COMMIT")) !=
+	    SQLITE_OK) {
 		r = map_error(s, rc, err, errlen);
 		goto out;
 	}
@@ -577,11 +581,51 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 out:
 	sqlite3_finalize(st);
 	/* An interrupted write may already have rolled the transaction back itself. */
-	if (in_tx && !sqlite3_get_autocommit(s->conn))
-		exec_trusted(s, "ROLLBACK");
+	if (in_tx && !sqlite3_get_autocommit(s->conn)) {
+		if (s->plugin_tx) {
+			exec_trusted(s, "ROLLBACK TO sv_statement");
+			exec_trusted(s, "RELEASE sv_statement");
+		} else {
+			exec_trusted(s, "ROLLBACK");
+		}
+	}
+	/* Should SQLite have ended the whole transaction itself, the plugin's is gone. */
+	if (s->plugin_tx && sqlite3_get_autocommit(s->conn))
+		s->plugin_tx = 0;
 	if (r < 0)
 		sv_rows_clear(out);
 	return r;
+}
+
+/* The plugin's own transaction: the broker issues the statements, the plugin cannot. */
+static int
+sqlite_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
+{
+	static const char *const sql[] = {[SV_TXN_BEGIN] = "BEGIN", [SV_TXN_COMMIT] = "COMMIT",
+					  [SV_TXN_ROLLBACK] = "ROLLBACK"};
+	struct sqlite_session *s = (struct sqlite_session *)base;
+	int rc;
+
+	if (op != SV_TXN_BEGIN && op != SV_TXN_COMMIT && op != SV_TXN_ROLLBACK) {
+		snprintf(err, errlen, "unknown transaction operation");
+		return -EINVAL;
+	}
+	if ((op == SV_TXN_BEGIN) == (s->plugin_tx != 0)) {
+		snprintf(err, errlen, s->plugin_tx ? "a transaction is already open" :
+						     "no transaction is open");
+		sv_session_set_reason(base, "transaction: %s", err);
+		return -EINVAL;
+	}
+	s->timed_out = 0;
+	if ((rc = exec_trusted(s, sql[op])) != SQLITE_OK) {
+		/* A failed COMMIT leaves the transaction open: roll it back, report it. */
+		if (!sqlite3_get_autocommit(s->conn))
+			exec_trusted(s, "ROLLBACK");
+		s->plugin_tx = 0;
+		return map_error(s, rc, err, errlen);
+	}
+	s->plugin_tx = op == SV_TXN_BEGIN;
+	return 0;
 }
 
 const struct sv_backend_ops sv_backend_sqlite = {
@@ -594,4 +638,5 @@ const struct sv_backend_ops sv_backend_sqlite = {
 	.session_close = sqlite_session_close,
 	.set_deadline = sqlite_set_deadline,
 	.query = sqlite_query,
+	.txn = sqlite_txn,
 };

@@ -151,6 +151,15 @@ sv_session_query(struct sv_session *s, const char *sql, size_t nparams,
 	return s->ops->query(s, sql, nparams, params, out, err, errlen);
 }
 
+int
+sv_session_txn(struct sv_session *s, enum sv_txn op, char *err, size_t errlen)
+{
+	if (errlen > 0)
+		err[0] = '\0';
+	s->reason[0] = '\0';
+	return s->ops->txn(s, op, err, errlen);
+}
+
 const char *
 sv_session_reason(const struct sv_session *s)
 {

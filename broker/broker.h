@@ -87,6 +87,17 @@ void sv_session_set_deadline(struct sv_session *s, uint64_t deadline_ns);
 int sv_session_query(struct sv_session *s, const char *sql, size_t nparams,
 		     const char *const *params, struct sv_rows *out, char *err, size_t errlen);
 
+/* What a plugin asks of its transaction. */
+enum sv_txn { SV_TXN_BEGIN = 1, SV_TXN_COMMIT = 2, SV_TXN_ROLLBACK = 3 };
+
+/*
+ * Begins, commits or rolls back the plugin's own transaction on @s. Within one, each
+ * statement stays atomic on its own; closing the session rolls back what is still open,
+ * so a plugin that dies mid-transaction leaves nothing behind. Returns 0, or -EINVAL
+ * (begin inside a transaction, commit or rollback outside one) or -EIO with @err set.
+ */
+int sv_session_txn(struct sv_session *s, enum sv_txn op, char *err, size_t errlen);
+
 /* The full reason of the last failure of @s, for the operator's log ("" if none). */
 const char *sv_session_reason(const struct sv_session *s);
 

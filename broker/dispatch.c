@@ -177,10 +177,37 @@ out:
 	return r;
 }
 
+/* Begins, commits or rolls back the plugin's transaction, answering like a query. */
+static int
+handle_txn(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_t len)
+{
+	static const char *const names[] = {"", "begin", "commit", "rollback"};
+	struct sv_rows none = {0};
+	char err[512];
+	uint32_t op = m->txn->op;
+
+	if (op < SV_TXN_BEGIN || op > SV_TXN_ROLLBACK) {
+		snprintf(why, len, "unknown transaction operation %u", op);
+		return -EPROTO;
+	}
+	if (p->max_requests && p->requests >= p->max_requests) {
+		snprintf(why, len, "request limit of %lu reached", p->max_requests);
+		return -EPROTO;
+	}
+	p->requests++;
+	trace(p, "#%llu %s", (unsigned long long)m->id, names[op]);
+	if (sv_session_txn(p->session, (enum sv_txn)op, err, sizeof(err)) < 0) {
+		trace(p, "#%llu -> error: %s", (unsigned long long)m->id, err);
+		return answer_error(p, m->id, err);
+	}
+	return answer_rows(p, m->id, &none);
+}
+
 static const struct handler handlers[] = {
 	{SOVEREIGN__CHILD_MESSAGE__BODY_HELLO, BEFORE_HELLO, handle_hello},
 	{SOVEREIGN__CHILD_MESSAGE__BODY_QUERY, AFTER_HELLO, handle_query},
 	{SOVEREIGN__CHILD_MESSAGE__BODY_LOG, AFTER_HELLO, handle_log},
+	{SOVEREIGN__CHILD_MESSAGE__BODY_TXN, AFTER_HELLO, handle_txn},
 };
 
 int

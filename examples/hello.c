@@ -1,6 +1,7 @@
 /*
  * hello.c - the demo plugin: reads users through the v_plugin_users view, records a
- * visit in its own table, and shows that a core table is out of its reach.
+ * visit in its own table inside a transaction (after showing what a rollback drops),
+ * and shows that a core table is out of its reach.
  *
  * Build: cc -shared -fPIC -I<svrun>/include hello.c -o hello.so
  * Run:   svrun init --demo && svrun hello.so
@@ -25,10 +26,27 @@ sv_plugin_main(sv_ctx *ctx)
 		sv_log(ctx, "user %s: %s", sv_result_text(r, i, 0), sv_result_text(r, i, 1));
 	sv_result_free(r);
 
+	/* A rolled-back transaction leaves nothing; a committed one lands whole. */
+	if (sv_begin(ctx) < 0 || (r = sv_query(ctx, "INSERT INTO plugin_hello_visits(user_id, "
+						    "note) VALUES (2, 'rolled back')",
+					       0, NULL)) == NULL) {
+		sv_log(ctx, "cannot start the first transaction: %s", sv_errmsg(ctx));
+		return 1;
+	}
+	sv_result_free(r);
+	if (sv_rollback(ctx) < 0) {
+		sv_log(ctx, "cannot roll back: %s", sv_errmsg(ctx));
+		return 1;
+	}
+	if (sv_begin(ctx) < 0) {
+		sv_log(ctx, "cannot begin: %s", sv_errmsg(ctx));
+		return 1;
+	}
 	r = sv_query(ctx, "INSERT INTO plugin_hello_visits(user_id, note) VALUES (1, $1)", 1,
 		     note);
-	if (r == NULL) {
+	if (r == NULL || sv_commit(ctx) < 0) {
 		sv_log(ctx, "cannot record the visit: %s", sv_errmsg(ctx));
+		sv_result_free(r);
 		return 1;
 	}
 	sv_result_free(r);

@@ -73,13 +73,41 @@ emit(struct state *st, struct stream *s, const char *text, size_t len)
 	sv_print_tagged(s->to, st->sup->id, text, len);
 }
 
+/* Relays the whole lines in @buf, keeping a partial last line for later. */
+static void
+split_lines(struct state *st, struct stream *s, const char *buf, size_t n)
+{
+	const char *nl;
+	size_t take;
+
+	while (n > 0) {
+		nl = memchr(buf, '\n', n);
+		take = nl ? (size_t)(nl - buf) : n;
+		if (take > sizeof(s->line) - s->len)
+			take = sizeof(s->line) - s->len;
+		memcpy(s->line + s->len, buf, take);
+		s->len += take;
+		buf += take;
+		n -= take;
+		/* A newline, or a line too long to hold, ends a relayed line. */
+		if (n > 0 && *buf == '\n') {
+			buf++;
+			n--;
+			emit(st, s, s->line, s->len);
+			s->len = 0;
+		} else if (s->len == sizeof(s->line)) {
+			emit(st, s, s->line, s->len);
+			s->len = 0;
+		}
+	}
+}
+
 /* Reads what the pipe holds and relays each whole line. */
 static void
 relay(struct state *st, struct stream *s)
 {
-	char buf[8192];
+	char buf[65536];
 	ssize_t n;
-	size_t i;
 
 	for (int reads = 0; reads < READS_PER_WAKEUP; reads++) {
 		n = read(*s->fd, buf, sizeof(buf));
@@ -94,15 +122,11 @@ relay(struct state *st, struct stream *s)
 			sv_closep(s->fd);
 			return;
 		}
-		for (i = 0; i < (size_t)n; i++) {
-			if (buf[i] == '\n' || s->len == sizeof(s->line)) {
-				emit(st, s, s->line, s->len);
-				s->len = 0;
-				if (buf[i] == '\n')
-					continue;
-			}
-			s->line[s->len++] = buf[i];
-		}
+		/* Past the limit a flood is only counted: no work per byte. */
+		if (s->relayed >= st->sup->output_max)
+			s->dropped += (size_t)n;
+		else
+			split_lines(st, s, buf, (size_t)n);
 	}
 }
 

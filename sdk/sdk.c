@@ -164,6 +164,55 @@ out:
 	return res;
 }
 
+/* Sends a transaction request and waits for its answer; 0 or -1 with errmsg set. */
+static int
+txn(sv_ctx *ctx, uint32_t op)
+{
+	Sovereign__ChildMessage req = SOVEREIGN__CHILD_MESSAGE__INIT;
+	Sovereign__Txn t = SOVEREIGN__TXN__INIT;
+	Sovereign__BrokerMessage *m;
+	int r = -1, e;
+
+	ctx->errmsg[0] = '\0';
+	t.op = op;
+	req.has_id = 1;
+	req.id = ctx->next_id++;
+	req.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_TXN;
+	req.txn = &t;
+	if ((e = sv_frame_send(ctx->fd, &req.base)) < 0) {
+		fail(ctx, "broker channel: %s", strerror(-e));
+		return -1;
+	}
+	if ((m = receive_answer(ctx, req.id)) == NULL)
+		return -1;
+	if (m->body_case == SOVEREIGN__BROKER_MESSAGE__BODY_ROWS)
+		r = 0;
+	else if (m->body_case == SOVEREIGN__BROKER_MESSAGE__BODY_ERROR)
+		fail(ctx, "%s", m->error->message);
+	else
+		fail(ctx, "broker channel: answer without a body");
+	sovereign__broker_message__free_unpacked(m, NULL);
+	return r;
+}
+
+int
+sv_begin(sv_ctx *ctx)
+{
+	return txn(ctx, 1);
+}
+
+int
+sv_commit(sv_ctx *ctx)
+{
+	return txn(ctx, 2);
+}
+
+int
+sv_rollback(sv_ctx *ctx)
+{
+	return txn(ctx, 3);
+}
+
 int
 sv_result_rows(const sv_result *r)
 {

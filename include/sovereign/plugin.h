@@ -54,6 +54,16 @@ const char *sv_result_text(const sv_result *r, int row, int col);
 /* Number of rows the last INSERT, UPDATE or DELETE changed; 0 for other statements. */
 long long sv_result_changes(const sv_result *r);
 
+/*
+ * The plugin's own transaction: sv_begin() opens it, sv_commit() makes what it did
+ * permanent, sv_rollback() drops it. Each statement inside stays atomic on its own; if
+ * the plugin ends or is killed with a transaction open, nothing of it lands. Return 0,
+ * or -1 with the reason in sv_errmsg().
+ */
+int sv_begin(sv_ctx *ctx);
+int sv_commit(sv_ctx *ctx);
+int sv_rollback(sv_ctx *ctx);
+
 /* Frees @r; sv_result_free(NULL) does nothing. */
 void sv_result_free(sv_result *r);
 

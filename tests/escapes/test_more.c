@@ -201,15 +201,12 @@ Test(more, memory_bomb_stops_at_the_address_space_limit)
 	it_assert_benign_runs();
 }
 
-Test(more, output_flood_is_cut_at_the_limit_and_counted, .timeout = 180)
+Test(more, output_flood_is_cut_at_the_limit_and_counted)
 {
 	const char *const opts[] = {"--max-output", "1M", "--timeout", "120", NULL};
-	struct timespec t0, t1;
-	struct it_run r;
+	/* The harness bounds the run: a broker that chewed on each byte would not finish. */
+	struct it_run r = run_mode("flood", NULL, opts);
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = run_mode("flood", NULL, opts);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	cr_assert_eq(r.status, 3, "%.2000s", r.err);
 	cr_assert(it_has_log(r.err, "escmore", "survived flood: returned 2147483648"), "%.2000s",
 		  r.err);
@@ -217,7 +214,6 @@ Test(more, output_flood_is_cut_at_the_limit_and_counted, .timeout = 180)
 		      "svrun relayed %zu bytes of a 1 MiB limit", strlen(r.out));
 	cr_assert_not_null(strstr(r.err, "bytes of stdout dropped beyond the 1048576-byte limit"),
 			   "%.2000s", r.err);
-	cr_log_info("2 GiB flood handled in %ld s", (long)(t1.tv_sec - t0.tv_sec));
 	it_run_free(&r);
 	it_assert_benign_runs();
 }

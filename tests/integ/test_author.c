@@ -46,9 +46,11 @@ Test(author, trace_prints_each_request_and_its_answer)
 					 "display_name FROM v_plugin_users ORDER BY id"),
 			   "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "[trace hello] #1 -> 3 rows, 2 columns"), "%s", r.err);
-	cr_assert_not_null(strstr(r.err, "[trace hello] #2 -> 0 rows, 0 columns, 1 changed"), "%s",
+	cr_assert_not_null(strstr(r.err, "[trace hello] #2 begin"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "[trace hello] #3 -> 0 rows, 0 columns, 1 changed"), "%s",
 			   r.err);
-	cr_assert_not_null(strstr(r.err, "[trace hello] #4 -> error: not permitted"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "[trace hello] #4 rollback"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "[trace hello] #9 -> error: not permitted"), "%s", r.err);
 	it_run_free(&r);
 
 	/* Control: no trace lines without --trace. */
@@ -62,17 +64,17 @@ Test(author, max_requests_stops_the_plugin_and_names_the_limit)
 	struct it_run r;
 
 	it_init_db();
-	/* hello makes four queries: three are allowed, the fourth is over the limit. */
-	r = it_svrun((const char *const[]){"--db", it_uri, "--max-requests", "3",
+	/* hello makes nine requests: eight are allowed, the ninth is over the limit. */
+	r = it_svrun((const char *const[]){"--db", it_uri, "--max-requests", "8",
 					   it_plugin("hello"), NULL},
 		     NULL);
 	cr_assert_eq(r.status, 130, "%s", r.err);
-	cr_assert_not_null(strstr(r.err, "request limit of 3 reached"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "request limit of 8 reached"), "%s", r.err);
 	it_run_free(&r);
-	r = it_svrun((const char *const[]){"--db", it_uri, "--max-requests", "4",
+	r = it_svrun((const char *const[]){"--db", it_uri, "--max-requests", "9",
 					   it_plugin("hello"), NULL},
 		     NULL);
-	cr_assert_eq(r.status, 0, "four requests are within a limit of 4:\n%s", r.err);
+	cr_assert_eq(r.status, 0, "nine requests are within a limit of 9:\n%s", r.err);
 	it_run_free(&r);
 }
 

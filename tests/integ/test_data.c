@@ -120,3 +120,45 @@ Test(data, rights_plugin_reads_view_writes_own_table_and_every_overreach_is_refu
 	free(notes);
 	it_run_free(&r);
 }
+
+/* Runs the txn plugin in @mode against a fresh plugin_txn_rows; returns the rows that landed. */
+static long
+run_txn(const char *mode, int want_status)
+{
+	struct it_run r;
+	char *count;
+	long n;
+
+	it_init_db();
+	it_sql("CREATE TABLE plugin_txn_rows(id INTEGER PRIMARY KEY, note TEXT)");
+	it_set_cfg("txn", "mode", mode);
+	r = it_run_plugin("txn");
+	cr_assert_eq(r.status, want_status, "%s:\n%s", mode, r.err);
+	it_run_free(&r);
+	count = it_sql_dump("SELECT count(*) FROM plugin_txn_rows");
+	n = strtol(count, NULL, 10);
+	free(count);
+	return n;
+}
+
+Test(data, committed_transaction_lands_whole)
+{
+	cr_assert_eq(run_txn("commit", 0), 2);
+}
+
+Test(data, rolled_back_transaction_leaves_nothing)
+{
+	cr_assert_eq(run_txn("rollback", 0), 0);
+}
+
+Test(data, plugin_that_dies_mid_transaction_leaves_nothing)
+{
+	cr_assert_eq(run_txn("die", 7), 0);
+	/* Control: the database is not left locked; a writer gets through. */
+	it_sql("INSERT INTO plugin_txn_rows(note) VALUES ('after')");
+}
+
+Test(data, second_begin_is_refused_and_the_first_transaction_still_commits)
+{
+	cr_assert_eq(run_txn("nested", 0), 2);
+}
