@@ -259,3 +259,81 @@ Test(more, a_frame_over_max_frame_ends_the_plugin_naming_the_limit)
 	it_run_free(&r);
 	it_assert_benign_runs();
 }
+
+/* A victim file under the drop directory; returns its path. */
+static const char *
+victim(void)
+{
+	static char path[600];
+
+	snprintf(path, sizeof(path), "%s/victim", it_drop);
+	it_write_file(path, "data");
+	return path;
+}
+
+/* Asserts the victim still holds "data" and nothing appeared beside it. */
+static void
+assert_victim_untouched(const char *path)
+{
+	char other[700], *text = it_read_file(path, NULL);
+
+	cr_assert_not_null(text, "the victim %s is gone", path);
+	cr_assert_str_eq(text, "data", "the victim was changed");
+	free(text);
+	snprintf(other, sizeof(other), "%s.escaped", path);
+	cr_assert(!it_exists(other), "%s appeared", other);
+}
+
+/* Runs one file technique against a fresh victim: killed, named, and nothing changed. */
+static void
+assert_fs_technique_contained(const char *mode, const char *syscall_name)
+{
+	const char *path = victim();
+	char other[700];
+
+	/* Control: the plugin's user could do it outside the sandbox (the directory is open). */
+	snprintf(other, sizeof(other), "%s.escaped", path);
+	cr_assert(it_unconfined_can_create(other), "control: %s is not creatable outside", other);
+	assert_killed_for(mode, path, syscall_name);
+	assert_victim_untouched(path);
+}
+
+Test(more, creat_is_killed_and_creates_nothing)
+{
+	assert_fs_technique_contained("creat", "creat");
+}
+
+Test(more, truncate_is_killed_and_the_data_stays)
+{
+	assert_fs_technique_contained("truncate", "truncate");
+}
+
+Test(more, rename_is_killed_and_the_file_stays)
+{
+	assert_fs_technique_contained("rename", "rename");
+}
+
+Test(more, link_is_killed_and_no_link_appears)
+{
+	assert_fs_technique_contained("link", "link");
+}
+
+Test(more, symlink_is_killed_and_no_link_appears)
+{
+	assert_fs_technique_contained("symlink", "symlink");
+}
+
+Test(more, mkdir_is_killed_and_no_directory_appears)
+{
+	assert_fs_technique_contained("mkdir", "mkdir");
+}
+
+Test(more, unlink_is_killed_and_the_file_stays)
+{
+	assert_fs_technique_contained("unlink", "unlink");
+}
+
+Test(more, openat2_is_killed)
+{
+	assert_fs_technique_contained("openat2", "openat2");
+}

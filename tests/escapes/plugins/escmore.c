@@ -5,7 +5,8 @@
  * then execveat of it), x32 (getpid through the x32 ABI), int80 (getpid through the
  * i386 entry), fds (a byte to every descriptor but 1, 2 and 3), dlopen (load more code),
  * tiocsti (push a command into the terminal), membomb (allocate until refused), flood
- * (2 GiB on stdout), logflood (10 MB of sv_log lines), fake (a forged violation report on
+ * (2 GiB on stdout), creat/truncate/rename/link/symlink/mkdir/unlink/openat2 (each on
+ * the host path "arg", which names a victim file or directory), logflood (10 MB of sv_log lines), fake (a forged violation report on
  * stderr and in the log). The expected outcome of each is in tests/escapes/test_more.c.
  */
 #define _GNU_SOURCE
@@ -15,6 +16,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -108,6 +111,35 @@ flood(void)
 	return total;
 }
 
+/* The file techniques, each aimed at the host path @path the test prepared. */
+static long
+attempt_fs(const char *mode, const char *path)
+{
+	char other[300];
+	struct {
+		uint64_t flags, mode, resolve;
+	} how = {O_RDONLY, 0, 0};
+
+	snprintf(other, sizeof(other), "%s.escaped", path);
+	if (strcmp(mode, "creat") == 0)
+		return creat(other, 0644);
+	if (strcmp(mode, "truncate") == 0)
+		return truncate(path, 0);
+	if (strcmp(mode, "rename") == 0)
+		return rename(path, other);
+	if (strcmp(mode, "link") == 0)
+		return link(path, other);
+	if (strcmp(mode, "symlink") == 0)
+		return symlink(path, other);
+	if (strcmp(mode, "mkdir") == 0)
+		return mkdir(other, 0755);
+	if (strcmp(mode, "unlink") == 0)
+		return unlink(path);
+	if (strcmp(mode, "openat2") == 0)
+		return syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	return -100;
+}
+
 /* Makes the attempt @mode names and returns what the decisive call returned. */
 static long
 attempt(const char *mode, const char *arg)
@@ -144,7 +176,7 @@ attempt(const char *mode, const char *arg)
 		return membomb();
 	if (strcmp(mode, "flood") == 0)
 		return flood();
-	return -100;
+	return attempt_fs(mode, arg);
 }
 
 /* Modes that talk through the SDK rather than make a forbidden call. */
