@@ -482,6 +482,9 @@ parse_action(struct parser *ps, uint32_t *action)
 		return 0;
 	if (is_word(t, "kill")) {
 		*action = SCMP_ACT_KILL_PROCESS;
+	} else if (is_word(t, "log")) {
+		/* Allowed and recorded by the kernel's audit log: svrun runs it only with --learn. */
+		*action = SCMP_ACT_LOG;
 	} else if (is_word(t, "return")) {
 		t = next(ps);
 		if (t->kind != T_IDENT)
@@ -491,7 +494,8 @@ parse_action(struct parser *ps, uint32_t *action)
 			return fail(ps, t->col, "unknown errno name '%.*s'", (int)t->n, t->s);
 		*action = SCMP_ACT_ERRNO((uint32_t)e);
 	} else {
-		return fail(ps, t->col, "unexpected %s (expected '&&', '||', 'return' or 'kill')",
+		return fail(ps, t->col,
+			    "unexpected %s (expected '&&', '||', 'return', 'kill' or 'log')",
 			    what(t, b, sizeof(b)));
 	}
 	t = next(ps);
@@ -556,7 +560,7 @@ parse_rule(struct parser *ps, const char *line0, size_t n, const char *reason, s
 		ps->pos++;
 		memset(&alt[0], 0, sizeof(alt[0]));
 		rule.nalt = 1;
-	} else if (is_word(t, "return") || is_word(t, "kill")) {
+	} else if (is_word(t, "return") || is_word(t, "kill") || is_word(t, "log")) {
 		memset(&alt[0], 0, sizeof(alt[0]));
 		rule.nalt = 1;
 	} else if (t->kind == T_END) {
@@ -580,7 +584,8 @@ parse_rule(struct parser *ps, const char *line0, size_t n, const char *reason, s
 			goto out;
 		}
 	}
-	if (rule.action == SCMP_ACT_ALLOW && !has_reason && sv_policy_dangerous(rule.name)) {
+	if ((rule.action == SCMP_ACT_ALLOW || rule.action == SCMP_ACT_LOG) && !has_reason &&
+	    sv_policy_dangerous(rule.name)) {
 		r = fail(ps, t0->col, "dangerous syscall '%s' allowed without a reason; say why "
 			 "after '#' on the same line", rule.name);
 		goto out;

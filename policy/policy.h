@@ -91,6 +91,9 @@ size_t sv_policy_diff(const struct sv_policy *a, const struct sv_policy *b, FILE
  */
 size_t sv_policy_exceeds(const struct sv_policy *p, const struct sv_policy *ceiling, FILE *out);
 
+/* Whether rule @i of @p permits something @ceiling does not (see sv_policy_exceeds). */
+int sv_policy_rule_exceeds(const struct sv_policy *p, size_t i, const struct sv_policy *ceiling);
+
 /* One rule of a policy, as the learn mode copies it. */
 struct sv_policy_rule_info {
 	int nr;
@@ -99,7 +102,8 @@ struct sv_policy_rule_info {
 	const char *reason;
 	const char *file;
 	unsigned int line;
-	int allows;		/* its action is allow */
+	int allows;		/* its action lets the call run (allow or log) */
+	int logs;		/* its action is log: for learn runs only */
 	int unconditional;	/* it allows with no argument condition */
 };
 

@@ -20,12 +20,21 @@
 /* Where a rule that can never fire, or a dangerous one, is told apart from others. */
 #define LINT_ALLOW "lint: allow"
 
+/* Whether @r lets the call run (allow, or log, which allows and records it). */
+static int
+permits(const struct sv_rule *r)
+{
+	return r->action == SCMP_ACT_ALLOW || r->action == SCMP_ACT_LOG;
+}
+
 /* The action of @r as a reviewer reads it. */
 static const char *
 action_text(const struct sv_rule *r, char *buf, size_t len)
 {
 	if (r->action == SCMP_ACT_ALLOW)
 		return "allow";
+	if (r->action == SCMP_ACT_LOG)
+		return "log (learn)";
 	if (r->action == SCMP_ACT_KILL_PROCESS)
 		return "kill";
 	snprintf(buf, len, "errno %u (%s)", r->action & 0xffffu,
@@ -71,7 +80,7 @@ sv_policy_explain(const struct sv_policy *p, FILE *out)
 			fprintf(out, "%-18s %-14s %-44s %u: %s\n", r->name,
 				action_text(r, abuf, sizeof(abuf)), condition_text(r), r->line,
 				r->reason);
-			if (r->action == SCMP_ACT_ALLOW) {
+			if (permits(r)) {
 				allowed++;
 				if (r->alt[0].ncmp > 0 || r->nalt > 1)
 					conditional++;
@@ -164,7 +173,7 @@ danger(const struct sv_rule *r)
 	static const uint64_t write_bits = O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND;
 	size_t i;
 
-	if (r->action != SCMP_ACT_ALLOW)
+	if (!permits(r))
 		return NULL;
 	for (i = 0; i < sizeof(always_dangerous) / sizeof(always_dangerous[0]); i++)
 		if (strcmp(r->name, always_dangerous[i]) == 0)
@@ -319,9 +328,9 @@ rule_exceeds(const struct sv_rule *r, const struct sv_policy *c)
 	const struct sv_rule *k;
 	size_t a, b;
 
-	if (r->action != SCMP_ACT_ALLOW)
+	if (!permits(r))
 		return 0;
-	if ((k = find_rule(c, r->nr)) == NULL || k->action != SCMP_ACT_ALLOW)
+	if ((k = find_rule(c, r->nr)) == NULL || !permits(k))
 		return 1;
 	for (a = 0; a < r->nalt; a++) {
 		int covered = 0;
@@ -332,6 +341,12 @@ rule_exceeds(const struct sv_rule *r, const struct sv_policy *c)
 			return 1;
 	}
 	return 0;
+}
+
+int
+sv_policy_rule_exceeds(const struct sv_policy *p, size_t i, const struct sv_policy *ceiling)
+{
+	return rule_exceeds(&p->rule[i], ceiling);
 }
 
 size_t
@@ -397,6 +412,7 @@ sv_policy_rule(const struct sv_policy *p, size_t i, struct sv_policy_rule_info *
 	out->reason = r->reason;
 	out->file = r->file;
 	out->line = r->line;
-	out->allows = r->action == SCMP_ACT_ALLOW;
-	out->unconditional = r->action == SCMP_ACT_ALLOW && !is_filtered(r);
+	out->allows = permits(r);
+	out->logs = r->action == SCMP_ACT_LOG;
+	out->unconditional = permits(r) && !is_filtered(r);
 }

@@ -124,6 +124,23 @@ write_learned(FILE *f, const struct seen *s, const struct sv_policy_rule_info *b
 	free(name);
 }
 
+/* A "log" rule the run went through becomes the allow rule it stood for. */
+static void
+write_logged(FILE *f, const struct sv_policy_rule_info *ri)
+{
+	size_t n = strlen(ri->text);
+	const char *colon = strchr(ri->text, ':');
+
+	/* The text ends in "log"; what stands before it is the condition, if any. */
+	if (n >= 3 && strcmp(ri->text + n - 3, "log") == 0)
+		n -= 3;
+	while (n > 0 && (ri->text[n - 1] == ' ' || ri->text[n - 1] == '\t'))
+		n--;
+	fprintf(f, "%.*s%s  # learned: was 'log' at %s:%u: %s\n", (int)n, ri->text,
+		colon && ri->text + n == colon + 1 ? " 1" : "", ri->file, ri->line,
+		ri->reason[0] ? ri->reason : "-");
+}
+
 int
 sv_learn_write(const struct sv_learn *l, const char *path, const char *id,
 	       const struct sv_policy *base, const struct sv_policy *ceiling, char *err,
@@ -152,8 +169,11 @@ sv_learn_write(const struct sv_learn *l, const char *path, const char *id,
 		sv_policy_rule(base, i, &ri);
 		if (find_seen(l, ri.nr) && ceiling_allows(ceiling, ri.nr, why, sizeof(why)))
 			continue;	/* replaced by its learned line below */
-		fprintf(f, "%s  # %s (from %s:%u)\n", ri.text, ri.reason[0] ? ri.reason : "-",
-			ri.file, ri.line);
+		if (ri.logs)
+			write_logged(f, &ri);
+		else
+			fprintf(f, "%s  # %s (from %s:%u)\n", ri.text,
+				ri.reason[0] ? ri.reason : "-", ri.file, ri.line);
 	}
 	fprintf(f, "\n# What the plugin asked for beyond them:\n");
 	for (j = 0; j < l->n; j++) {

@@ -46,6 +46,25 @@ check_ceiling(const struct sv_options *o, const struct sv_policy *policy,
 	return 0;
 }
 
+/* A "log" rule lets a call through for learning; outside learn mode it is refused. */
+static int
+refuse_log_rules(const struct sv_policy *policy)
+{
+	struct sv_policy_rule_info ri;
+	size_t i;
+
+	for (i = 0; i < sv_policy_nrules(policy); i++) {
+		sv_policy_rule(policy, i, &ri);
+		if (ri.logs) {
+			sv_warn("%s:%u: '%s: log' is for learn runs only (svrun --learn); write "
+				"allow, return or kill for a real run",
+				ri.file, ri.line, ri.name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Runs one plugin start to end and returns svrun's exit status. */
 static int
 run_plugin(const struct sv_options *o)
@@ -92,6 +111,8 @@ run_plugin(const struct sv_options *o)
 		sv_warn("policy: %s", err);
 		goto out;
 	}
+	if (!o->learn && refuse_log_rules(policy) < 0)
+		goto out;
 	if (check_ceiling(o, policy, &ceiling) < 0)
 		goto out;
 	if (o->allow_missing) {

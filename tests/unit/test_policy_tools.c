@@ -135,6 +135,63 @@ Test(policy_tools, every_shipped_policy_lints_clean)
 		     findings);
 }
 
+/* Counts the rules of @p wider than @reviewed whose reason does not justify them. */
+static size_t
+unjustified_widenings(const struct sv_policy *p, const struct sv_policy *reviewed)
+{
+	struct sv_policy_rule_info ri;
+	size_t i, n = 0;
+
+	for (i = 0; i < sv_policy_nrules(p); i++) {
+		sv_policy_rule(p, i, &ri);
+		if (sv_policy_rule_exceeds(p, i, reviewed) &&
+		    strncmp(ri.reason, "lint: allow", 11) != 0) {
+			fprintf(stderr, "%s:%u: '%s' permits more than policies/reviewed/ and does "
+					"not say why ('# lint: allow <why>')\n",
+				ri.file, ri.line, ri.text);
+			n++;
+		}
+	}
+	return n;
+}
+
+Test(policy_tools, shipped_policy_widens_nothing_beyond_the_review_unless_justified)
+{
+	struct sv_policy *shipped = NULL, *reviewed = NULL, *wider, *justified;
+	char err[512];
+
+	cr_assert_eq(sv_policy_load(SV_SOURCE_DIR "/policies/default.policy", &shipped, err,
+				    sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(sv_policy_load(SV_SOURCE_DIR "/policies/reviewed/default.policy", &reviewed,
+				    err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(unjustified_widenings(shipped, reviewed), 0,
+		     "the shipped policy widens the reviewed one (printed above)");
+	/* Controls: a silent widening is caught, a justified one passes. */
+	wider = parse("brk: 1 # heap\ngetppid: 1 # parent\n");
+	justified = parse("brk: 1 # heap\ngetppid: 1 # lint: allow the parent's pid, SEC-40\n");
+	cr_assert_eq(unjustified_widenings(wider, reviewed), 1);
+	cr_assert_eq(unjustified_widenings(justified, reviewed), 0);
+	sv_policy_free(wider);
+	sv_policy_free(justified);
+	sv_policy_free(shipped);
+	sv_policy_free(reviewed);
+}
+
+Test(policy_tools, log_rules_parse_and_count_as_permissions)
+{
+	struct sv_policy *p = parse("getppid: log # learning what it needs\n");
+	struct sv_policy *none = parse("brk: 1 # heap\n");
+	struct sv_policy_rule_info ri;
+
+	sv_policy_rule(p, 0, &ri);
+	cr_assert(ri.logs && ri.allows);
+	cr_assert_eq(sv_policy_exceeds(p, none, NULL), 1, "a log rule widens like an allow");
+	sv_policy_free(p);
+	sv_policy_free(none);
+}
+
 Test(policy_tools, diff_of_a_policy_with_itself_is_empty_and_sees_a_widening)
 {
 	struct sv_policy *a = parse("read: arg0 == 3 # channel\nbrk: 1 # heap\n");
