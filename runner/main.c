@@ -168,6 +168,7 @@ run_plugin(const struct sv_options *o)
 	sup.deadline_ns = sv_now_ns() + (uint64_t)o->timeout * 1000000000ull;
 	sup.output_max = o->max_output;
 	sup.frame_max = o->max_frame;
+	sup.address_space = o->memory;
 	sup.max_requests = o->max_requests;
 	sup.debug = o->debug;
 	sup.trace = o->trace;

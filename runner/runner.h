@@ -141,6 +141,7 @@ struct sv_supervision {
 	unsigned long timeout;		/* seconds, for messages */
 	size_t output_max;		/* bytes of stdout, of stderr and of sv_log relayed, each */
 	size_t frame_max;		/* bytes of one request frame */
+	unsigned long address_space;	/* the plugin's RLIMIT_AS, for the report */
 	unsigned long max_requests;
 	int debug;			/* full refusal reasons to the plugin */
 	int trace;			/* each request and answer on stderr */

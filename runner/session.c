@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -128,6 +129,26 @@ relay(struct state *st, struct stream *s)
 		else
 			split_lines(st, s, buf, (size_t)n);
 	}
+}
+
+/*
+ * Names the address-space limit when the plugin came near it: past it, allocations fail
+ * inside the plugin and nothing else would tell the operator why. The peak resident size
+ * of the reaped child (getrusage) is the evidence.
+ */
+static void
+report_memory(const struct state *st)
+{
+	struct rusage ru;
+	unsigned long peak, limit = st->sup->address_space;
+
+	if (limit == 0 || getrusage(RUSAGE_CHILDREN, &ru) < 0)
+		return;
+	peak = (unsigned long)ru.ru_maxrss * 1024;
+	if (peak >= limit / 4 * 3)
+		sv_warn("plugin '%s' reached its address-space limit of %lu MiB (peak resident "
+			"%lu MiB): allocations past it fail; --memory raises it",
+			st->sup->id, limit >> 20, peak >> 20);
 }
 
 /* Tells the operator how much of a stream went unrelayed past the output limit. */
@@ -453,6 +474,8 @@ sv_supervise(struct sv_child *c, const struct sv_supervision *sup)
 	}
 	report_dropped(&st, &st.out);
 	report_dropped(&st, &st.err);
+	if (exited)
+		report_memory(&st);
 	if (st.peer.log_dropped)
 		sv_warn("plugin '%s': %zu bytes of sv_log lines dropped beyond the %zu-byte limit",
 			sup->id, st.peer.log_dropped, sup->output_max);

@@ -185,7 +185,7 @@ Test(more, int_0x80_syscall_is_killed)
 	assert_foreign_abi_killed("int80");
 }
 
-Test(more, memory_bomb_stops_at_the_address_space_limit)
+Test(more, memory_bomb_stops_at_the_address_space_limit_and_it_is_named)
 {
 	const char *const opts[] = {"--memory", "256M", NULL};
 	struct it_run r = run_mode("membomb", NULL, opts);
@@ -197,6 +197,7 @@ Test(more, memory_bomb_stops_at_the_address_space_limit)
 	cr_assert_not_null(s, "%s", r.err);
 	mib = strtol(s + strlen("survived membomb: returned "), NULL, 10);
 	cr_assert(mib > 16 && mib < 256, "the plugin got %ld MiB under a 256 MiB limit", mib);
+	cr_assert_not_null(strstr(r.err, "reached its address-space limit of 256 MiB"), "%s", r.err);
 	it_run_free(&r);
 	it_assert_benign_runs();
 }
