@@ -131,6 +131,11 @@ Test(more, abstract_unix_socket_of_the_host_is_unreachable)
 	close(fd);
 }
 
+Test(more, a_plugin_s_own_sigsys_handler_does_not_save_it)
+{
+	assert_killed_for("handler", NULL, "socket");
+}
+
 Test(more, kill_of_every_process_is_killed_itself)
 {
 	assert_killed_for("killall", NULL, "kill");

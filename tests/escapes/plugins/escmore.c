@@ -5,7 +5,7 @@
  * then execveat of it), x32 (getpid through the x32 ABI), int80 (getpid through the
  * i386 entry), fds (a byte to every descriptor but 1, 2 and 3), dlopen (load more code),
  * tiocsti (push a command into the terminal), membomb (allocate until refused), flood
- * (2 GiB on stdout), creat/truncate/rename/link/symlink/mkdir/unlink/openat2 (each on
+ * (2 GiB on stdout), handler (a SIGSYS handler, then socket), creat/truncate/rename/link/symlink/mkdir/unlink/openat2 (each on
  * the host path "arg", which names a victim file or directory), logflood (10 MB of sv_log lines), fake (a forged violation report on
  * stderr and in the log). The expected outcome of each is in tests/escapes/test_more.c.
  */
@@ -140,6 +140,13 @@ attempt_fs(const char *mode, const char *path)
 	return -100;
 }
 
+/* A SIGSYS handler that would swallow a trap, were the sandbox to rely on one. */
+static void
+ignore_sigsys(int sig)
+{
+	(void)sig;
+}
+
 /* Makes the attempt @mode names and returns what the decisive call returned. */
 static long
 attempt(const char *mode, const char *arg)
@@ -176,6 +183,11 @@ attempt(const char *mode, const char *arg)
 		return membomb();
 	if (strcmp(mode, "flood") == 0)
 		return flood();
+	if (strcmp(mode, "handler") == 0) {
+		signal(SIGSYS, ignore_sigsys);
+		signal(SIGKILL, ignore_sigsys);
+		return socket(AF_INET, SOCK_STREAM, 0);
+	}
 	return attempt_fs(mode, arg);
 }
 
