@@ -203,10 +203,6 @@ static const struct {
 	{"init", sv_cmd_init},
 	{"policy", sv_cmd_policy},
 	{"doctor", sv_cmd_doctor},
-	{"install", sv_cmd_install},
-	{"uninstall", sv_cmd_uninstall},
-	{"grants", sv_cmd_grants},
-	{"audit", sv_cmd_audit},
 };
 
 int

@@ -62,10 +62,6 @@ int sv_parse_size(const char *s, unsigned long max, unsigned long *out);
 int sv_cmd_init(int argc, char **argv);
 int sv_cmd_policy(int argc, char **argv);
 int sv_cmd_doctor(int argc, char **argv);
-int sv_cmd_install(int argc, char **argv);
-int sv_cmd_uninstall(int argc, char **argv);
-int sv_cmd_grants(int argc, char **argv);
-int sv_cmd_audit(int argc, char **argv);
 
 /*
  * Derives the plugin id from @path: the basename without ".so", matching [a-z][a-z0-9]*.
