@@ -1,0 +1,94 @@
+#!/bin/sh
+# The benchmark: svrun side by side with what an operator would use instead, in one run,
+# every row a ratio. Builds svrun (release) if needed, installs bubblewrap if missing.
+# Usage: bench/run.sh   (about two minutes; prints one table)
+set -eu
+cd "$(dirname "$0")/.."
+root=$(pwd)
+scripts/deps.sh
+if ! command -v bwrap >/dev/null 2>&1; then
+	if [ "$(id -u)" -eq 0 ]; then apt-get install -y -q bubblewrap >/dev/null; else sudo apt-get install -y -q bubblewrap >/dev/null; fi
+fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)" --target svrun svrun-sandbox >/dev/null
+svrun=$root/build/bin/svrun
+work=$(mktemp -d /tmp/svrun-bench-XXXXXX)
+pids=""
+cleanup() {
+	[ -n "$pids" ] && kill $pids 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+cc -O2 -Wall -o "$work/tools" bench/tools.c -lsqlite3
+for p in noop idle query; do
+	mkdir -p "$work/$p"
+	cc -O2 -shared -fPIC -Iinclude "bench/$p.c" -o "$work/$p/$p.so"
+done
+db=$work/bench.db
+"$svrun" init --demo --db "sqlite:$db" >/dev/null
+sqlite3 "$db" "WITH RECURSIVE n(i) AS (SELECT 4 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+	INSERT INTO users(id, tenant_id, email, display_name) SELECT i, 1, 'u' || i || '@x', 'user ' || i FROM n;"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "svrun benchmark, $(date -u +%Y-%m-%d): $(nproc) vCPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), Linux $(uname -r); no CPU pinning unless stated"
+echo
+
+n=50
+set -- $("$work/tools" spawn $n "$svrun" --db "sqlite:$db" "$work/noop/noop.so"); sv_med=$1 sv_p90=$2
+set -- $("$work/tools" spawn $n bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc /bin/true); bw_med=$1 bw_p90=$2
+set -- $("$work/tools" spawn $n /bin/true); tr_med=$1 tr_p90=$2
+printf '%-58s %10s %10s %8s\n' "spawn (median / p90 in µs, $n runs)" median p90 "vs bwrap"
+printf '%-58s %10s %10s %8s\n' "svrun noop.so (6 namespaces, Landlock, 2 filters, dlopen)" "$sv_med" "$sv_p90" "$(ratio "$sv_med" "$bw_med")x"
+printf '%-58s %10s %10s %8s\n' "bwrap --unshare-all --ro-bind / / ... /bin/true" "$bw_med" "$bw_p90" "1.00x"
+printf '%-58s %10s %10s %8s\n' "fork + exec /bin/true" "$tr_med" "$tr_p90" "$(ratio "$tr_med" "$bw_med")x"
+echo
+
+q=$("$svrun" --db "sqlite:$db" "$work/query/query.so" 2>&1 | sed -n 's/.*ns_per_query \([0-9]*\).*/\1/p')
+q1=$(taskset -c 0 "$svrun" --db "sqlite:$db" "$work/query/query.so" 2>&1 | sed -n 's/.*ns_per_query \([0-9]*\).*/\1/p')
+ip=$("$work/tools" inproc "$db" 200000)
+pp=$("$work/tools" pingpong 200000 128)
+pp1=$(taskset -c 0 "$work/tools" pingpong 200000 128)
+printf '%-58s %10s %8s\n' "point query through v_plugin_users (10k users)" "ns/query" "vs in-proc"
+printf '%-58s %10s %8s\n' "brokered, synchronous (svrun query.so)" "$q" "$(ratio "$q" "$ip")x"
+printf '%-58s %10s %8s\n' "brokered, both sides on CPU 0 (taskset -c 0)" "$q1" "$(ratio "$q1" "$ip")x"
+printf '%-58s %10s %8s\n' "in-process sqlite3, prepared once" "$ip" "1.00x"
+printf '%-58s %10s %8s\n' "socketpair ping-pong, 128 bytes (transport floor)" "$pp" "$(ratio "$pp" "$ip")x"
+printf '%-58s %10s %8s\n' "socketpair ping-pong, both on CPU 0" "$pp1" "$(ratio "$pp1" "$ip")x"
+echo
+
+# Memory: total PSS of every process of 100 idle sandboxes, each way.
+pss_of_tree() {
+	total=0
+	for p in "$@"; do
+		for q in $p $(cat /proc/$p/task/*/children 2>/dev/null) $(for c in $(cat /proc/$p/task/*/children 2>/dev/null); do cat /proc/$c/task/*/children 2>/dev/null; done); do
+			kb=$(awk '/^Pss:/ { print $2 }' /proc/$q/smaps_rollup 2>/dev/null || echo 0)
+			total=$((total + ${kb:-0}))
+		done
+	done
+	echo $((total / 1024))
+}
+pids=""
+for i in $(seq 1 100); do
+	"$svrun" --db "sqlite:$db" --timeout 60 "$work/idle/idle.so" >/dev/null 2>"$work/idle.$i.err" &
+	pids="$pids $!"
+done
+for i in $(seq 1 100); do
+	until grep -q idle "$work/idle.$i.err" 2>/dev/null; do sleep 0.1; done
+done
+sv_mem=$(pss_of_tree $pids)
+kill $pids 2>/dev/null || true
+wait 2>/dev/null || true
+pids=""
+for i in $(seq 1 100); do
+	bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc sleep 60 &
+	pids="$pids $!"
+done
+sleep 3
+bw_mem=$(pss_of_tree $pids)
+kill $pids 2>/dev/null || true
+wait 2>/dev/null || true
+pids=""
+printf '%-58s %10s %8s\n' "100 idle sandboxes, total PSS of all their processes" "MiB" "vs bwrap"
+printf '%-58s %10s %8s\n' "svrun idle.so (broker + sandboxed child, each)" "$sv_mem" "$(ratio "$sv_mem" "$bw_mem")x"
+printf '%-58s %10s %8s\n' "bwrap ... sleep 60" "$bw_mem" "1.00x"

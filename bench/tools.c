@@ -1,0 +1,125 @@
+/*
+ * tools.c - the baselines svrun is compared with, in one small program:
+ *   tools spawn N CMD...   run CMD N times (fork, exec, wait): median and p90 in µs
+ *   tools inproc DB N      N point queries through v_plugin_users, prepared once: ns each
+ *   tools pingpong N SIZE  N round trips of SIZE bytes over a socketpair: ns each
+ */
+#define _GNU_SOURCE
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long
+now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Runs argv @n times with stdout and stderr on /dev/null; prints median and p90 in µs. */
+static int
+spawn(int n, char **argv)
+{
+	long long *t = calloc((size_t)n, sizeof(*t)), start;
+	int i, status;
+	pid_t pid;
+
+	for (i = 0; i < n; i++) {
+		start = now_ns();
+		if ((pid = fork()) == 0) {
+			freopen("/dev/null", "w", stdout);
+			freopen("/dev/null", "w", stderr);
+			execvp(argv[0], argv);
+			_exit(127);
+		}
+		waitpid(pid, &status, 0);
+		t[i] = now_ns() - start;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "%s failed (status %d)\n", argv[0], status);
+			return 1;
+		}
+	}
+	qsort(t, (size_t)n, sizeof(*t), cmp);
+	printf("%lld %lld\n", t[n / 2] / 1000, t[n * 9 / 10] / 1000);
+	free(t);
+	return 0;
+}
+
+/* The in-process baseline: what the same query costs without any sandbox. */
+static int
+inproc(const char *path, int n)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	long long start;
+	int i;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT display_name FROM v_plugin_users WHERE id = ?1", -1,
+			       &st, NULL) != SQLITE_OK)
+		return 1;
+	start = now_ns();
+	for (i = 0; i < n; i++) {
+		sqlite3_bind_int(st, 1, 1 + (i * 7919) % 10000);
+		if (sqlite3_step(st) != SQLITE_ROW)
+			return 1;
+		sqlite3_reset(st);
+	}
+	printf("%lld\n", (now_ns() - start) / n);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return 0;
+}
+
+/* The transport floor: a blocking round trip of @size bytes between two processes. */
+static int
+pingpong(int n, int size)
+{
+	char *buf = calloc(1, (size_t)size);
+	long long start;
+	int sv[2], i;
+
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	if (fork() == 0) {
+		for (i = 0; i < n; i++)
+			if (read(sv[1], buf, (size_t)size) <= 0 || write(sv[1], buf, (size_t)size) < 0)
+				_exit(1);
+		_exit(0);
+	}
+	start = now_ns();
+	for (i = 0; i < n; i++)
+		if (write(sv[0], buf, (size_t)size) < 0 || read(sv[0], buf, (size_t)size) <= 0)
+			return 1;
+	printf("%lld\n", (now_ns() - start) / n);
+	wait(NULL);
+	free(buf);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc >= 4 && strcmp(argv[1], "spawn") == 0)
+		return spawn(atoi(argv[2]), argv + 3);
+	if (argc == 4 && strcmp(argv[1], "inproc") == 0)
+		return inproc(argv[2], atoi(argv[3]));
+	if (argc == 4 && strcmp(argv[1], "pingpong") == 0)
+		return pingpong(atoi(argv[2]), atoi(argv[3]));
+	fprintf(stderr, "usage: tools spawn N CMD... | inproc DB N | pingpong N SIZE\n");
+	return 2;
+}
