@@ -38,6 +38,7 @@ struct sqlite_session {
 	int timed_out;
 	int trusted;	/* running the broker's own BEGIN/COMMIT/ROLLBACK */
 	int plugin_tx;	/* the plugin has a transaction open (sv_begin) */
+	sqlite3 *shadow;	/* in memory: only the objects the plugin may see */
 };
 
 /* A relative path gets "./" so SQLite never reads "file:..." as a URI with options. */
@@ -294,8 +295,108 @@ sqlite_session_close(struct sv_session *base)
 		return;
 	/* sqlite3_close() rolls back an open transaction; the authorizer goes after it. */
 	sqlite3_close(s->conn);
+	sqlite3_close(s->shadow);
 	sv_authz_free(s->authz);
 	free(s);
+}
+
+/* Adds to the shadow a table standing for view @name, with the view's column names. */
+static int
+shadow_view(struct sqlite_session *s, sqlite3 *core, const char *name)
+{
+	sqlite3_stmt *cols = NULL;
+	char *sql = NULL, *more;
+	int rc, n = 0;
+
+	if (sqlite3_prepare_v2(core, "SELECT name FROM pragma_table_info(?1)", -1, &cols, NULL) !=
+	    SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(cols, 1, name, -1, SQLITE_STATIC);
+	sql = sqlite3_mprintf("CREATE TABLE \"%w\"(", name);
+	while (sql && (rc = sqlite3_step(cols)) == SQLITE_ROW) {
+		more = sqlite3_mprintf("%s%s\"%w\"", sql, n++ ? ", " : "",
+				       (const char *)sqlite3_column_text(cols, 0));
+		sqlite3_free(sql);
+		sql = more;
+	}
+	sqlite3_finalize(cols);
+	if (sql == NULL)
+		return -ENOMEM;
+	more = sqlite3_mprintf("%s)", sql);
+	sqlite3_free(sql);
+	rc = more ? sqlite3_exec(s->shadow, more, NULL, NULL, NULL) : SQLITE_NOMEM;
+	sqlite3_free(more);
+	return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+/*
+ * Builds the shadow schema: the plugin's own tables as they are, and each v_plugin_*
+ * view as a table of its columns. Every statement is compiled there first, so a name
+ * the plugin cannot see gets the same answer whether or not it exists in the real
+ * schema: nothing about core tables or their columns can be learned from errors.
+ */
+static int
+build_shadow(struct sqlite_session *s, sqlite3 *core, const char *plugin_id)
+{
+	sqlite3_stmt *objs = NULL;
+	char prefix[96];
+	const char *type, *name, *sql;
+	int r = -EIO, rc;
+
+	if (sqlite3_open_v2(":memory:", &s->shadow, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		return -ENOMEM;
+	snprintf(prefix, sizeof(prefix), "plugin_%s_", plugin_id);
+	if (sqlite3_prepare_v2(core,
+			       "SELECT type, name, sql FROM sqlite_schema WHERE "
+			       "(type = 'view' AND substr(name, 1, 9) = 'v_plugin_') OR "
+			       "(type = 'table' AND substr(name, 1, length(?1)) = ?1)",
+			       -1, &objs, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(objs, 1, prefix, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(objs)) == SQLITE_ROW) {
+		type = (const char *)sqlite3_column_text(objs, 0);
+		name = (const char *)sqlite3_column_text(objs, 1);
+		sql = (const char *)sqlite3_column_text(objs, 2);
+		if (strcmp(type, "view") == 0) {
+			if ((r = shadow_view(s, core, name)) < 0)
+				goto out;
+		} else if (sql == NULL || sqlite3_exec(s->shadow, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			r = -EIO;
+			goto out;
+		}
+	}
+	r = rc == SQLITE_DONE ? 0 : -EIO;
+out:
+	sqlite3_finalize(objs);
+	return r;
+}
+
+/*
+ * Compiles @sql against the shadow schema. Returns 0 when it compiles, or the refusal
+ * (-EACCES) or error (-EINVAL) the plugin gets: its message names only visible objects.
+ */
+static int
+check_shadow(struct sqlite_session *s, const char *sql, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	const char *msg;
+	int rc = sqlite3_prepare_v2(s->shadow, sql, -1, &st, NULL);
+
+	sqlite3_finalize(st);
+	if (rc == SQLITE_OK)
+		return 0;
+	msg = sqlite3_errmsg(s->shadow);
+	sv_session_set_reason(&s->base, "outside the plugin's view of the schema: %s", msg);
+	/* The operator's log gets the real reason: compiled (never run) on the real schema. */
+	st = NULL;
+	sqlite3_prepare_v2(s->conn, sql, -1, &st, NULL);
+	sqlite3_finalize(st);
+	if (sv_authz_denied(s->authz))
+		sv_session_set_reason(&s->base, "%s", sv_authz_reason(s->authz));
+	if (sv_authz_hide_missing(msg, err, errlen))
+		return -EACCES;
+	snprintf(err, errlen, "%s", msg);
+	return -EINVAL;
 }
 
 /* A connection per plugin, so its authorizer and limits bind that plugin only. */
@@ -329,7 +430,8 @@ sqlite_session_open(struct sv_db *dbase, const char *plugin_id,
 	sqlite3_set_authorizer(s->conn, sv_authz_callback, s->authz);
 	sqlite3_progress_handler(s->conn, PROGRESS_STEPS, progress, s);
 	/* Before the limits, which bound plugin statements, not the core schema's. */
-	if ((r = list_tables(s, d->core)) < 0 || (r = learn_views(s, d->core)) < 0) {
+	if ((r = list_tables(s, d->core)) < 0 || (r = learn_views(s, d->core)) < 0 ||
+	    (r = build_shadow(s, d->core, plugin_id)) < 0) {
 		snprintf(err, errlen, "cannot read the plugin views of %s: %s", d->path,
 			 sqlite3_errmsg(s->conn));
 		goto out;
@@ -546,6 +648,9 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 		r = map_error(s, SQLITE_INTERRUPT, err, errlen);
 		goto out;
 	}
+	/* First against what the plugin may see, so errors reveal nothing else. */
+	if ((r = check_shadow(s, sql, err, errlen)) < 0)
+		goto out;
 	rc = sqlite3_prepare_v2(s->conn, sql, -1, &st, &tail);
 	if (rc != SQLITE_OK || sv_authz_denied(s->authz)) {
 		r = map_error(s, rc, err, errlen);

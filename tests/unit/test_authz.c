@@ -241,6 +241,24 @@ Test(authz, reason_names_the_column_for_the_operator_only)
 		  sv_session_reason(hello));
 }
 
+Test(authz, errors_reveal_no_column_of_a_hidden_table)
+{
+	char existing[600];
+
+	/* An existing and a missing column of a hidden table get the same answer. */
+	expect_refused(hello, "SELECT email FROM users");
+	snprintf(existing, sizeof(existing), "%s", err);
+	expect_refused(hello, "SELECT no_such_column FROM users");
+	cr_expect_str_eq(err, existing);
+	/* A hidden and a missing table too. */
+	expect_refused(hello, "SELECT 1 FROM no_such_table");
+	cr_expect_str_eq(err, "not permitted: access to no_such_table");
+	/* Control: a missing column of a visible view is an ordinary refusal naming it. */
+	expect_refused(hello, "SELECT no_such_column FROM v_plugin_users");
+	cr_expect_str_eq(err, "not permitted: access to no_such_column");
+	expect_ok_value(hello, "SELECT display_name FROM v_plugin_users WHERE id = 3", "Carol");
+}
+
 Test(authz, cte_named_like_a_view_does_not_reach_hidden_columns)
 {
 	expect_ok_value(hello, "WITH x AS (SELECT display_name FROM v_plugin_users WHERE id = 3)"
