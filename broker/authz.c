@@ -7,6 +7,7 @@
  * action code explicitly and denies what it does not know. The statement's first keyword
  * is checked as well, because a few statements (VACUUM) compile without any callback.
  */
+#include "broker/backend.h"
 #include "broker/internal.h"
 
 #include <ctype.h>
@@ -560,7 +561,7 @@ ident_char(unsigned char c)
 }
 
 int
-sv_authz_check_kind(const char *sql, char *msg, size_t msglen)
+sv_check_kind(const char *sql, const char *const *kinds_, size_t nkinds, char *msg, size_t msglen)
 {
 	char word[16];
 	size_t n = 0;
@@ -575,14 +576,19 @@ sv_authz_check_kind(const char *sql, char *msg, size_t msglen)
 		n++;
 	}
 	word[n] = '\0';
-	if (!ident_char((unsigned char)p[n]) &&
-	    listed(kinds, sizeof(kinds) / sizeof(kinds[0]), word))
+	if (!ident_char((unsigned char)p[n]) && listed(kinds_, nkinds, word))
 		return 0;
 	if (n == 0 || ident_char((unsigned char)p[n]))
 		snprintf(msg, msglen, "not permitted: this kind of statement");
 	else
 		snprintf(msg, msglen, "not permitted: %s", word);
 	return -EACCES;
+}
+
+int
+sv_authz_check_kind(const char *sql, char *msg, size_t msglen)
+{
+	return sv_check_kind(sql, kinds, sizeof(kinds) / sizeof(kinds[0]), msg, msglen);
 }
 
 /*

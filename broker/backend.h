@@ -19,6 +19,17 @@
 
 struct sv_backend_ops;
 
+/* A list of statements: what install and uninstall would run, in order. */
+struct sv_sql {
+	char **stmts;
+	size_t n;
+};
+
+/* Appends one formatted statement. Returns 0 or -ENOMEM. */
+int sv_sql_add(struct sv_sql *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void sv_sql_clear(struct sv_sql *q);
+
 /* The head of every backend's database object. */
 struct sv_db {
 	const struct sv_backend_ops *ops;
@@ -35,6 +46,8 @@ struct sv_backend_ops {
 	const char *name;
 	/* URI prefix selecting this backend, e.g. "sqlite:"; the rest is the target. */
 	const char *scheme;
+	/* The target is the whole URI, scheme included (libpq parses it itself). */
+	int whole_uri;
 	/* Same contract as sv_db_open(), with the URI prefix removed. */
 	int (*open)(const char *target, struct sv_db **out, char *err, size_t errlen);
 	/* Same contract as sv_db_init(), with the URI prefix removed. */
@@ -51,9 +64,33 @@ struct sv_backend_ops {
 		     const char *const *params, struct sv_rows *out, char *err, size_t errlen);
 	/* Same contract as sv_session_txn(). */
 	int (*txn)(struct sv_session *s, enum sv_txn op, char *err, size_t errlen);
+	/* Appends to @q the statements that install @r; runs nothing. */
+	int (*plan_install)(struct sv_db *db, const struct sv_rights *r, struct sv_sql *q,
+			    char *err, size_t errlen);
+	/* Appends to @q the statements that uninstall @id; -ENOENT if not installed. */
+	int (*plan_uninstall)(struct sv_db *db, const char *id, int keep_data, struct sv_sql *q,
+			      char *err, size_t errlen);
+	/* Runs @q with core rights in one transaction: all of it, or nothing. */
+	int (*apply)(struct sv_db *db, const struct sv_sql *q, char *err, size_t errlen);
+	/* Same contract as sv_audit(). */
+	int (*audit)(struct sv_db *db, FILE *report, char *err, size_t errlen);
+	/* Same contract as sv_is_installed(). */
+	int (*is_installed)(struct sv_db *db, const char *id, char *err, size_t errlen);
 };
 
 extern const struct sv_backend_ops sv_backend_sqlite;
+extern const struct sv_backend_ops sv_backend_pg;
+
+/*
+ * Checks the kind of the statement @sql starts with, from its first keyword, against
+ * @kinds (upper case). Returns 0 when listed; -EACCES with "not permitted: <KEYWORD>" in
+ * @msg otherwise; -EINVAL when @sql holds no statement.
+ */
+int sv_check_kind(const char *sql, const char *const *kinds, size_t nkinds, char *msg,
+		  size_t msglen);
+
+/* The dialect's name of column type @t; @pg selects PostgreSQL's. */
+const char *sv_column_sql_type(enum sv_column_type t, int pg);
 
 /* Bookkeeping while a backend fills a struct sv_rows within a session's limits. */
 struct sv_rows_builder {

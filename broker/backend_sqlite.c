@@ -23,22 +23,16 @@
 /* Virtual machine steps between two looks at the clock. */
 #define PROGRESS_STEPS 1000
 
-struct sqlite_db {
-	struct sv_db base;
-	sqlite3 *core;
-	char *path;		/* as given, for messages */
-	char *open_path;	/* never taken for a "file:" URI by SQLite */
-};
-
 struct sqlite_session {
 	struct sv_session base;
 	sqlite3 *conn;
 	struct sv_authz *authz;
 	uint64_t deadline_ns;
 	int timed_out;
-	int trusted;	/* running the broker's own BEGIN/COMMIT/ROLLBACK */
-	int plugin_tx;	/* the plugin has a transaction open (sv_begin) */
-	sqlite3 *shadow;	/* in memory: only the objects the plugin may see */
+	int trusted;	 /* running the broker's own BEGIN/COMMIT/ROLLBACK */
+	int plugin_tx;	 /* the plugin has a transaction open (sv_begin) */
+	sqlite3 *shadow; /* in memory: only the objects the plugin may see */
+	char *granted;	 /* views granted at install; NULL: never installed, all */
 };
 
 /* A relative path gets "./" so SQLite never reads "file:..." as a URI with options. */
@@ -239,6 +233,8 @@ learn_views(struct sqlite_session *s, sqlite3 *core)
 	if (sqlite3_prepare_v2(core, list, -1, &names, NULL) != SQLITE_OK)
 		goto out;
 	while ((rc = sqlite3_step(names)) == SQLITE_ROW) {
+		if (!sv_sqlite_in_list(s->granted, (const char *)sqlite3_column_text(names, 0)))
+			continue;
 		if ((r = sv_authz_learn_begin(s->authz,
 					      (const char *)sqlite3_column_text(names, 0))) < 0)
 			goto out;
@@ -296,6 +292,7 @@ sqlite_session_close(struct sv_session *base)
 	/* sqlite3_close() rolls back an open transaction; the authorizer goes after it. */
 	sqlite3_close(s->conn);
 	sqlite3_close(s->shadow);
+	sqlite3_free(s->granted);
 	sv_authz_free(s->authz);
 	free(s);
 }
@@ -358,7 +355,8 @@ build_shadow(struct sqlite_session *s, sqlite3 *core, const char *plugin_id)
 		name = (const char *)sqlite3_column_text(objs, 1);
 		sql = (const char *)sqlite3_column_text(objs, 2);
 		if (strcmp(type, "view") == 0) {
-			if ((r = shadow_view(s, core, name)) < 0)
+			if (sv_sqlite_in_list(s->granted, name) &&
+			    (r = shadow_view(s, core, name)) < 0)
 				goto out;
 		} else if (sql == NULL || sqlite3_exec(s->shadow, sql, NULL, NULL, NULL) != SQLITE_OK) {
 			r = -EIO;
@@ -430,7 +428,8 @@ sqlite_session_open(struct sv_db *dbase, const char *plugin_id,
 	sqlite3_set_authorizer(s->conn, sv_authz_callback, s->authz);
 	sqlite3_progress_handler(s->conn, PROGRESS_STEPS, progress, s);
 	/* Before the limits, which bound plugin statements, not the core schema's. */
-	if ((r = list_tables(s, d->core)) < 0 || (r = learn_views(s, d->core)) < 0 ||
+	if ((r = sv_sqlite_installed_views(d->core, plugin_id, &s->granted)) < 0 ||
+	    (r = list_tables(s, d->core)) < 0 || (r = learn_views(s, d->core)) < 0 ||
 	    (r = build_shadow(s, d->core, plugin_id)) < 0) {
 		snprintf(err, errlen, "cannot read the plugin views of %s: %s", d->path,
 			 sqlite3_errmsg(s->conn));
@@ -744,4 +743,9 @@ const struct sv_backend_ops sv_backend_sqlite = {
 	.set_deadline = sqlite_set_deadline,
 	.query = sqlite_query,
 	.txn = sqlite_txn,
+	.plan_install = sv_sqlite_plan_install,
+	.plan_uninstall = sv_sqlite_plan_uninstall,
+	.apply = sv_sqlite_apply,
+	.audit = sv_sqlite_audit,
+	.is_installed = sv_sqlite_is_installed,
 };

@@ -17,6 +17,7 @@
 
 static const struct sv_backend_ops *const backends[] = {
 	&sv_backend_sqlite,
+	&sv_backend_pg,
 };
 
 /* Finds the backend for @uri and the target after its scheme, or explains why not. */
@@ -32,18 +33,19 @@ pick_backend(const char *uri, const struct sv_backend_ops **ops, const char **ta
 		n = strlen(backends[i]->scheme);
 		if (strncmp(uri, backends[i]->scheme, n) != 0)
 			continue;
-		if (uri[n] == '\0') {
+		if (uri[n] == '\0' && !backends[i]->whole_uri) {
 			snprintf(err, errlen, "database URI %s names no database", uri);
 			return -EINVAL;
 		}
 		*ops = backends[i];
-		*target = uri + n;
+		*target = backends[i]->whole_uri ? uri : uri + n;
 		return 0;
 	}
-	if (strncmp(uri, "postgresql://", 13) == 0 || strncmp(uri, "postgres://", 11) == 0)
-		snprintf(err, errlen, "database URI %s: PostgreSQL is not supported yet", uri);
+	if (strncmp(uri, "postgres://", 11) == 0)
+		snprintf(err, errlen, "database URI %s: write postgresql://", uri);
 	else
-		snprintf(err, errlen, "database URI %s: expected sqlite:PATH", uri);
+		snprintf(err, errlen, "database URI %s: expected sqlite:PATH or postgresql://...",
+			 uri);
 	return -EINVAL;
 }
 
@@ -54,6 +56,8 @@ sv_session_default_limits(struct sv_session_limits *lim)
 	lim->result_rows = 100000;
 	lim->sql_bytes = 64u << 10;
 	lim->params = 100;
+	lim->statement_ms = 10000;
+	lim->idle_tx_ms = 60000;
 }
 
 int

@@ -8,13 +8,15 @@
  * session runs is hostile input; errors are split into what the plugin may read (@err,
  * never naming schema it cannot see) and what the operator reads (sv_session_reason()).
  *
- * Database URIs: "sqlite:PATH" (PATH relative to the working directory).
+ * Database URIs: "sqlite:PATH" (PATH relative to the working directory), and
+ * "postgresql://..." (libpq's URI; the password never in it: PGPASSFILE or ~/.pgpass).
  */
 #ifndef SV_BROKER_H
 #define SV_BROKER_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct sv_db;
 struct sv_session;
@@ -32,8 +34,10 @@ struct sv_rows {
 struct sv_session_limits {
 	size_t result_bytes;	/* sum over cells of (length + 8), names included */
 	size_t result_rows;
-	size_t sql_bytes;	/* longest statement accepted */
-	size_t params;		/* most parameters in one statement */
+	size_t sql_bytes;	    /* longest statement accepted */
+	size_t params;		    /* most parameters in one statement */
+	unsigned long statement_ms; /* longest one statement may run (PostgreSQL) */
+	unsigned long idle_tx_ms;   /* longest a transaction may sit idle (PostgreSQL) */
 };
 
 void sv_session_default_limits(struct sv_session_limits *lim);
@@ -103,6 +107,68 @@ const char *sv_session_reason(const struct sv_session *s);
 
 /* Frees what @r holds and zeroes it. */
 void sv_rows_clear(struct sv_rows *r);
+
+/* A column type a manifest may declare; each backend writes it in its own dialect. */
+enum sv_column_type {
+	SV_COL_ID = 1, /* integer primary key, filled in when not given */
+	SV_COL_INTEGER,
+	SV_COL_REAL,
+	SV_COL_TEXT,
+	SV_COL_BOOLEAN,
+	SV_COL_TIMESTAMP,
+};
+
+struct sv_column {
+	char *name;
+	enum sv_column_type type;
+	int not_null;
+};
+
+/* One table a plugin owns: plugin_<id>_<name>, created and owned by core. */
+struct sv_table {
+	char *name; /* the full name, plugin_<id>_<name> */
+	struct sv_column *cols;
+	size_t ncols;
+};
+
+/* What one plugin may touch: read the listed views, write its own tables. */
+struct sv_rights {
+	char id[65];
+	int all_views; /* no manifest: every v_plugin_* view there is */
+	char **views;  /* else these, each v_plugin_* */
+	size_t nviews;
+	struct sv_table *tables; /* tables to create; existing plugin_<id>_* are kept */
+	size_t ntables;
+};
+
+/* Frees what @r holds and zeroes it. */
+void sv_rights_clear(struct sv_rights *r);
+
+/*
+ * Installs the plugin of @r: creates its tables (owned by core), and on PostgreSQL its
+ * role svc_plugin_<id> with exactly the grants @r implies, and records what was granted
+ * for sv_audit(). With @plan, nothing runs: the statements are printed there instead.
+ * Returns 0, or -errno with @err set; on failure nothing is changed.
+ */
+int sv_install(struct sv_db *db, const struct sv_rights *r, FILE *plan, char *err, size_t errlen);
+
+/*
+ * Removes plugin @id: its grants and role, its record, and its tables unless
+ * @keep_data. @plan as for sv_install(). Returns 0, -ENOENT when it is not installed,
+ * or -errno with @err set.
+ */
+int sv_uninstall(struct sv_db *db, const char *id, int keep_data, FILE *plan, char *err,
+		 size_t errlen);
+
+/* Whether plugin @id is installed in @db: 1, 0, or -errno with @err set. */
+int sv_is_installed(struct sv_db *db, const char *id, char *err, size_t errlen);
+
+/*
+ * Compares what every installed plugin can do, read from the live catalog, with what it
+ * was granted, and checks the core hardening. Prints one line per excess on @report.
+ * Returns the number of excesses, or -errno with @err set.
+ */
+int sv_audit(struct sv_db *db, FILE *report, char *err, size_t errlen);
 
 /*
  * One plugin's end of the channel, as the dispatcher sees it. The runner owns the

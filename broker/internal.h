@@ -1,12 +1,42 @@
 /*
- * internal.h - the SQLite side of broker/: the plugin authorizer (authz.c) and the core
- * schema (schema.c), shared by backend_sqlite.c and the unit tests.
+ * internal.h - the SQLite side of broker/: the plugin authorizer (authz.c), the core
+ * schema (schema.c) and install (grants_sqlite.c), shared by backend_sqlite.c and the
+ * unit tests.
  */
 #ifndef SV_BROKER_INTERNAL_H
 #define SV_BROKER_INTERNAL_H
 
 #include <sqlite3.h>
 #include <stddef.h>
+
+#include "broker/backend.h"
+
+/* The SQLite database object: the core connection and where the file is. */
+struct sqlite_db {
+	struct sv_db base;
+	sqlite3 *core;
+	char *path;	 /* as given, for messages */
+	char *open_path; /* never taken for a "file:" URI by SQLite */
+};
+
+/* The install, uninstall and audit of grants_sqlite.c; contracts as in backend.h. */
+int sv_sqlite_plan_install(struct sv_db *db, const struct sv_rights *r, struct sv_sql *q, char *err,
+			   size_t errlen);
+int sv_sqlite_plan_uninstall(struct sv_db *db, const char *id, int keep_data, struct sv_sql *q,
+			     char *err, size_t errlen);
+int sv_sqlite_apply(struct sv_db *db, const struct sv_sql *q, char *err, size_t errlen);
+int sv_sqlite_audit(struct sv_db *db, FILE *report, char *err, size_t errlen);
+int sv_sqlite_is_installed(struct sv_db *db, const char *id, char *err, size_t errlen);
+
+/*
+ * The views plugin @id was granted at install, as a space-separated list in *@out
+ * (sqlite3_malloc'd), or *@out NULL when it was never installed (then every v_plugin_*
+ * view is readable, as without a manifest). Returns 0 or -EIO.
+ */
+int sv_sqlite_installed_views(sqlite3 *core, const char *id, char **out);
+
+/* Whether the word @name is in the space-separated @list (NULL: no list, so yes). */
+int sv_sqlite_in_list(const char *list, const char *name);
 
 /* Version recorded in PRAGMA user_version by sv_schema_create(). */
 #define SV_SCHEMA_VERSION 1
@@ -74,6 +104,9 @@ int sv_authz_hide_missing(const char *errmsg, char *msg, size_t msglen);
 
 /* Returns how many of the SV_SCHEMA_OBJECTS core objects @db holds, or -EIO. */
 int sv_schema_count(sqlite3 *db, char *err, size_t errlen);
+
+/* The demo rows of `svrun init --demo`, in SQL both backends read alike. */
+extern const char sv_schema_demo_rows[];
 
 /* Creates the core schema (with demo rows when @demo) in one transaction. Returns 0 or -EIO. */
 int sv_schema_create(sqlite3 *db, int demo, char *err, size_t errlen);

@@ -22,7 +22,7 @@ static const char core_sql[] =
 	"  SELECT id, tenant_id, name, owner_id FROM boards;\n";
 
 /* The hashes and the SMTP password are fake, but tests check they never reach a plugin. */
-static const char demo_sql[] =
+const char sv_schema_demo_rows[] =
 	"INSERT INTO tenants(id, name) VALUES (1, 'Acme');\n"
 	"INSERT INTO users(id, tenant_id, email, display_name, avatar_url, password_hash)"
 	" VALUES\n"
@@ -36,7 +36,10 @@ static const char demo_sql[] =
 	"  ('smtp_host', 'smtp.acme.example'), ('smtp_password', 'demo-smtp-secret-7f3a');\n"
 	"INSERT INTO boards(id, tenant_id, name, owner_id, created_at) VALUES\n"
 	"  (1, 1, 'Roadmap', 1, '2024-01-15T09:00:00Z'),\n"
-	"  (2, 1, 'Support', 2, '2024-02-01T14:30:00Z');\n"
+	"  (2, 1, 'Support', 2, '2024-02-01T14:30:00Z');\n";
+
+/* The example plugin's table, which `svrun install` would create from its manifest. */
+static const char demo_visits[] =
 	"CREATE TABLE plugin_hello_visits(id INTEGER PRIMARY KEY, user_id INTEGER, note TEXT);\n";
 
 int
@@ -90,7 +93,8 @@ sv_schema_create(sqlite3 *db, int demo, char *err, size_t errlen)
 	}
 	snprintf(version, sizeof(version), "PRAGMA user_version = %d", SV_SCHEMA_VERSION);
 	if (sqlite3_exec(db, core_sql, NULL, NULL, NULL) != SQLITE_OK ||
-	    (demo && sqlite3_exec(db, demo_sql, NULL, NULL, NULL) != SQLITE_OK) ||
+	    (demo && sqlite3_exec(db, sv_schema_demo_rows, NULL, NULL, NULL) != SQLITE_OK) ||
+	    (demo && sqlite3_exec(db, demo_visits, NULL, NULL, NULL) != SQLITE_OK) ||
 	    sqlite3_exec(db, version, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		r = sql_failed(db, err, errlen);

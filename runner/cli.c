@@ -20,6 +20,7 @@
 static const char usage_text[] =
 	"Usage: svrun [OPTION]... PLUGIN.so     run a plugin in the sandbox\n"
 	"       svrun init [--demo] [--db URI]  create the Sovereign core schema\n"
+	"       svrun install|uninstall|grants --plan PLUGIN.so    svrun audit\n"
 	"       svrun policy explain|lint|bpf|diff FILE...    svrun doctor\n"
 	"  --db URI            database (default " SV_DEFAULT_DB ")\n"
 	"  --timeout SECONDS   wall-clock deadline (60)      --cpu SECONDS  CPU limit\n"
@@ -138,7 +139,7 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
 	};
-	int c, r = 0, cpu_set = 0;
+	int c, r = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->db = SV_DEFAULT_DB;
@@ -158,6 +159,7 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 			break;
 		case OPT_TIMEOUT:
 			r = number_option("--timeout", optarg, 86400, &o->timeout);
+			o->given |= SV_GIVEN_TIMEOUT;
 			break;
 		case OPT_POLICY:
 			o->policy = optarg;
@@ -173,16 +175,19 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 			break;
 		case OPT_CPU:
 			r = number_option("--cpu", optarg, 86400, &o->cpu_seconds);
-			cpu_set = 1;
+			o->given |= SV_GIVEN_CPU;
 			break;
 		case OPT_MEMORY:
 			r = size_option("--memory", optarg, 1ul << 40, &o->memory);
+			o->given |= SV_GIVEN_MEMORY;
 			break;
 		case OPT_MAX_REQUESTS:
 			r = number_option("--max-requests", optarg, 1ul << 40, &o->max_requests);
+			o->given |= SV_GIVEN_MAX_REQUESTS;
 			break;
 		case OPT_MAX_RESULT:
 			r = size_option("--max-result", optarg, 1ul << 30, &o->max_result);
+			o->given |= SV_GIVEN_MAX_RESULT;
 			break;
 		case OPT_MAX_OUTPUT:
 			r = size_option("--max-output", optarg, 1ul << 40, &o->max_output);
@@ -212,7 +217,7 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 	}
 	if (r < 0)
 		return r;
-	if (!cpu_set)
+	if (!(o->given & SV_GIVEN_CPU))
 		o->cpu_seconds = o->timeout;
 	if (optind == argc)
 		return sv_usage_error(NULL, "missing plugin: svrun [OPTION]... PLUGIN.so");

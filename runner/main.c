@@ -65,11 +65,31 @@ refuse_log_rules(const struct sv_policy *policy)
 	return 0;
 }
 
+/* The manifest's limits, where the operator gave none on the command line. */
+static void
+apply_manifest_limits(struct sv_options *o, const struct sv_manifest *m)
+{
+	if (m->timeout && !(o->given & SV_GIVEN_TIMEOUT))
+		o->timeout = m->timeout;
+	if (m->cpu_seconds && !(o->given & SV_GIVEN_CPU))
+		o->cpu_seconds = m->cpu_seconds;
+	else if (!(o->given & SV_GIVEN_CPU))
+		o->cpu_seconds = o->timeout;
+	if (m->memory && !(o->given & SV_GIVEN_MEMORY))
+		o->memory = m->memory;
+	if (m->max_requests && !(o->given & SV_GIVEN_MAX_REQUESTS))
+		o->max_requests = m->max_requests;
+	if (m->max_result && !(o->given & SV_GIVEN_MAX_RESULT))
+		o->max_result = m->max_result;
+}
+
 /* Runs one plugin start to end and returns svrun's exit status. */
 static int
-run_plugin(const struct sv_options *o)
+run_plugin(struct sv_options *o)
 {
-	char id[SV_ID_MAX], err[1024], helper[4096], policy_path[4096];
+	char err[1024], helper[4096], policy_path[4096];
+	struct sv_manifest manifest = {0};
+	const char *id;
 	struct sv_spawn_args args = {0};
 	struct sv_supervision sup = {0};
 	struct sv_policy *policy = NULL, *ceiling = NULL;
@@ -79,12 +99,16 @@ run_plugin(const struct sv_options *o)
 	struct sv_child child = {.pid = -1, .pidfd = -1, .chan = -1, .out = -1, .err = -1};
 	struct sv_session_limits limits;
 	struct sv_db *db = NULL;
-	int status = SV_EXIT_FAILURE;
+	int status = SV_EXIT_FAILURE, r;
 
-	if (sv_plugin_id(o->plugin, id, sizeof(id), err, sizeof(err)) < 0) {
+	if (sv_manifest_load(o->plugin, &manifest, err, sizeof(err)) < 0) {
 		sv_warn("%s", err);
 		goto out;
 	}
+	id = manifest.rights.id;
+	apply_manifest_limits(o, &manifest);
+	if (!o->policy)
+		o->policy = manifest.policy;
 	if (access(o->plugin, R_OK) < 0) {
 		sv_warn("cannot read plugin %s: %s", o->plugin, strerror(errno));
 		goto out;
@@ -142,8 +166,23 @@ run_plugin(const struct sv_options *o)
 		sv_warn("%s", err);
 		goto out;
 	}
+	/* A manifest's rights hold only once installed; never the wider defaults instead. */
+	if (manifest.path[0] && (r = sv_is_installed(db, id, err, sizeof(err))) <= 0) {
+		if (r == 0)
+			sv_warn("plugin '%s' has a manifest (%s) but is not installed in %s; "
+				"install it first: svrun install --db %s %s",
+				id, manifest.path, o->db, o->db, o->plugin);
+		else
+			sv_warn("%s", err);
+		goto out;
+	}
 	sv_session_default_limits(&limits);
 	limits.result_bytes = o->max_result;
+	if (manifest.statement_ms)
+		limits.statement_ms = manifest.statement_ms;
+	if (limits.statement_ms > o->timeout * 1000ul)
+		limits.statement_ms = o->timeout * 1000ul;
+	limits.idle_tx_ms = o->timeout * 1000ul;
 	if (sv_session_open(db, id, &limits, &session, err, sizeof(err)) < 0) {
 		sv_warn("plugin '%s': %s", id, err);
 		goto out;
@@ -192,6 +231,7 @@ out:
 	sv_session_close(session);
 	sv_db_close(db);
 	sv_policy_free(policy);
+	sv_manifest_clear(&manifest);
 	return status;
 }
 
@@ -200,9 +240,9 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
-	{"init", sv_cmd_init},
-	{"policy", sv_cmd_policy},
-	{"doctor", sv_cmd_doctor},
+	{"init", sv_cmd_init},	 {"policy", sv_cmd_policy}, {"doctor", sv_cmd_doctor},
+	{"install", sv_cmd_install}, {"grants", sv_cmd_grants}, {"uninstall", sv_cmd_uninstall},
+	{"audit", sv_cmd_audit},
 };
 
 int

@@ -21,6 +21,15 @@
 #define SV_DEFAULT_TIMEOUT 60
 #define SV_ID_MAX 64
 
+/* Options given on the command line, which a manifest's limits never override. */
+enum {
+	SV_GIVEN_TIMEOUT = 1 << 0,
+	SV_GIVEN_CPU = 1 << 1,
+	SV_GIVEN_MEMORY = 1 << 2,
+	SV_GIVEN_MAX_REQUESTS = 1 << 3,
+	SV_GIVEN_MAX_RESULT = 1 << 4,
+};
+
 /* What `svrun [OPTION]... PLUGIN.so` was asked to do. */
 struct sv_options {
 	const char *db;			/* database URI */
@@ -38,7 +47,30 @@ struct sv_options {
 	int debug;			/* full refusal reasons to the plugin */
 	int trace;			/* print each request and answer */
 	const char *plugin;		/* path of the plugin .so */
+	unsigned given;			/* SV_GIVEN_* */
 };
+
+/* A plugin's manifest (runner/manifest.c); without one, the defaults. */
+struct sv_manifest {
+	char path[4096];	 /* the manifest read, "" when there is none */
+	struct sv_rights rights; /* id, views, tables */
+	char *policy;		 /* its policy file, NULL for the default */
+	unsigned long timeout;	 /* limits; 0 where the manifest says nothing */
+	unsigned long cpu_seconds;
+	unsigned long memory;
+	unsigned long max_requests;
+	unsigned long max_result;
+	unsigned long statement_ms;
+};
+
+/*
+ * Reads the manifest beside @plugin (NAME.so -> NAME.manifest) into @m, or the
+ * defaults when there is none: the id from the file name and every v_plugin_* view.
+ * Returns 0, or -errno with "FILE:LINE: [section] key: reason" in @err.
+ */
+int sv_manifest_load(const char *plugin, struct sv_manifest *m, char *err, size_t errlen);
+
+void sv_manifest_clear(struct sv_manifest *m);
 
 /*
  * Parses the run command line @argv into @o. Returns 0 to go on, 1 when --help or
@@ -62,6 +94,10 @@ int sv_parse_size(const char *s, unsigned long max, unsigned long *out);
 int sv_cmd_init(int argc, char **argv);
 int sv_cmd_policy(int argc, char **argv);
 int sv_cmd_doctor(int argc, char **argv);
+int sv_cmd_install(int argc, char **argv);
+int sv_cmd_grants(int argc, char **argv);
+int sv_cmd_uninstall(int argc, char **argv);
+int sv_cmd_audit(int argc, char **argv);
 
 /*
  * Derives the plugin id from @path: the basename without ".so", matching [a-z][a-z0-9]*.

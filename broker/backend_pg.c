@@ -1,0 +1,893 @@
+/*
+ * backend_pg.c - the PostgreSQL backend (RFC-0003): the core connection holds the
+ * operator's credentials; each plugin gets a connection of its own as the role
+ * svc_plugin_<id>, which can do only what `svrun install` granted. The database, not
+ * this file, is what refuses a plugin's overreach; this file bounds what a statement may
+ * cost the broker, keeps each one atomic, and keeps the session's identity fixed.
+ *
+ * The plugin role has no password between launches. At each launch the broker sets a
+ * fresh random one (sent as a SCRAM verifier, so the server never sees it in the clear),
+ * connects with it, and removes it again, under an advisory lock so two launches of one
+ * plugin do not race. Nothing is stored; the child never sees it.
+ */
+#include "broker/internal.h"
+#include "broker/pg.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* How long the server may take to confirm a cancel before the session is given up. */
+#define CANCEL_GRACE_MS 5000
+
+/* Settings a plugin could change to pass for someone else; checked after each statement. */
+static const char *const fixed_settings[] = {
+    "application_name", "session_authorization",       "is_superuser",
+    "client_encoding",	"standard_conforming_strings",
+};
+#define NFIXED (sizeof(fixed_settings) / sizeof(fixed_settings[0]))
+
+struct pg_session {
+	struct sv_session base;
+	PGconn *conn;
+	char id[65];
+	char *fixed[NFIXED]; /* the values of fixed_settings at connection */
+	uint64_t deadline_ns;
+	int timed_out; /* the broker cancelled the statement at the deadline */
+	int plugin_tx; /* the plugin has a transaction open (sv_begin) */
+	int broken;    /* the connection is lost; every request fails */
+};
+
+/* Statement kinds a plugin may send; the database decides on everything else. */
+static const char *const plugin_kinds[] = {
+    "SELECT", "VALUES", "WITH", "TABLE", "INSERT", "UPDATE", "DELETE",
+};
+
+void
+sv_pg_message(PGconn *conn, const PGresult *res, char *out, size_t outlen)
+{
+	const char *m = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+	size_t n;
+
+	if (!m || !*m)
+		m = conn ? PQerrorMessage(conn) : "unknown error";
+	snprintf(out, outlen, "%s", m);
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		out[--n] = '\0';
+}
+
+int
+sv_pg_exec(PGconn *conn, const char *sql, const char *what, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	char msg[512];
+	int r = 0;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		sv_pg_message(conn, res, msg, sizeof(msg));
+		snprintf(err, errlen, "%s: %s", what, msg);
+		r = -EIO;
+	}
+	PQclear(res);
+	return r;
+}
+
+/*
+ * Notices are dropped: on a plugin's connection their text can be the plugin's own
+ * choosing, and nothing in them is needed (errors come back as results).
+ */
+static void
+drop_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* A password in the URI would be in svrun's argv for anyone to read; refuse it. */
+static int
+check_no_password(const char *uri, char *err, size_t errlen)
+{
+	PQconninfoOption *opts, *o;
+	char *perr = NULL;
+	int r = 0;
+
+	if (!(opts = PQconninfoParse(uri, &perr))) {
+		snprintf(err, errlen, "database URI: %s", perr ? perr : "out of memory");
+		PQfreemem(perr);
+		return -EINVAL;
+	}
+	for (o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0]) {
+			snprintf(err, errlen,
+				 "database URI carries a password, which would show in the process "
+				 "list; put it in PGPASSFILE (mode 0600) or ~/.pgpass instead");
+			r = -EINVAL;
+		}
+	PQconninfoFree(opts);
+	return r;
+}
+
+/* Connects with the operator's credentials (from libpq's environment and files). */
+static int
+connect_core(const char *uri, PGconn **out, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"dbname", "application_name", "connect_timeout",
+					   "client_encoding", NULL};
+	const char *vals[] = {uri, "svrun", "10", "UTF8", NULL};
+	char msg[512];
+	int r;
+
+	*out = NULL;
+	if ((r = check_no_password(uri, err, errlen)) < 0)
+		return r;
+	*out = PQconnectdbParams(keys, vals, 1);
+	if (!*out || PQstatus(*out) != CONNECTION_OK) {
+		sv_pg_message(*out, NULL, msg, sizeof(msg));
+		snprintf(err, errlen, "cannot connect to PostgreSQL (%s): %s", uri, msg);
+		PQfinish(*out);
+		*out = NULL;
+		return -EIO;
+	}
+	PQsetNoticeProcessor(*out, drop_notice, NULL);
+	return 0;
+}
+
+/* Counts the core objects; -EIO if the catalog cannot be read. */
+static int
+count_core(PGconn *conn, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(conn, sv_pg_count_sql);
+	char msg[512];
+	int r;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		sv_pg_message(conn, res, msg, sizeof(msg));
+		snprintf(err, errlen, "cannot read the schema: %s", msg);
+		r = -EIO;
+	} else {
+		r = atoi(PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
+	return r;
+}
+
+/* Opens the core connection, only to a database that holds the core schema. */
+static int
+pg_open(const char *uri, struct sv_db **out, char *err, size_t errlen)
+{
+	struct pg_db *d;
+	int r;
+
+	*out = NULL;
+	if (!(d = calloc(1, sizeof(*d))))
+		return -ENOMEM;
+	d->base.ops = &sv_backend_pg;
+	if ((r = connect_core(uri, &d->core, err, errlen)) < 0)
+		goto out;
+	if ((r = count_core(d->core, err, errlen)) < 0)
+		goto out;
+	if (r != SV_PG_SCHEMA_OBJECTS) {
+		snprintf(err, errlen,
+			 "database %s lacks the Sovereign core schema; create it with: svrun init "
+			 "--db %s",
+			 PQdb(d->core), uri);
+		r = -EIO;
+		goto out;
+	}
+	*out = &d->base;
+	d = NULL; /* transferred */
+	r = 0;
+out:
+	if (d) {
+		PQfinish(d->core);
+		free(d);
+	}
+	return r;
+}
+
+/* Applies the hardening migration on @conn. */
+static int
+harden(PGconn *conn, char *err, size_t errlen)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; r == 0 && sv_pg_hardening[i]; i++)
+		r = sv_pg_exec(conn, sv_pg_hardening[i], "cannot harden the schema", err, errlen);
+	return r;
+}
+
+/* Creates the core schema and applies the hardening, in one transaction. */
+static int
+pg_init(const char *uri, int demo, char *err, size_t errlen)
+{
+	PGconn *conn = NULL;
+	int r, in_tx = 0;
+
+	if ((r = connect_core(uri, &conn, err, errlen)) < 0)
+		return r;
+	if ((r = sv_pg_exec(conn, "BEGIN", "cannot create the schema", err, errlen)) < 0)
+		goto out;
+	in_tx = 1;
+	/* Two concurrent inits must not both see an empty schema. */
+	if ((r = sv_pg_exec(conn, "SELECT pg_advisory_xact_lock(hashtext('svrun:init'))",
+			    "cannot create the schema", err, errlen)) < 0 ||
+	    (r = count_core(conn, err, errlen)) < 0)
+		goto out;
+	if (r > 0) {
+		snprintf(err, errlen, "the database already holds the Sovereign schema");
+		r = -EEXIST;
+		goto out;
+	}
+	if ((r = sv_pg_exec(conn, sv_pg_core_sql, "cannot create the schema", err, errlen)) < 0 ||
+	    (demo && (r = sv_pg_exec(conn, sv_schema_demo_rows, "cannot add the demo rows", err,
+				     errlen)) < 0) ||
+	    (demo && (r = sv_pg_exec(conn, sv_pg_demo_visits, "cannot add the demo rows", err,
+				     errlen)) < 0) ||
+	    (r = harden(conn, err, errlen)) < 0 ||
+	    (r = sv_pg_exec(conn, "COMMIT", "cannot create the schema", err, errlen)) < 0)
+		goto out;
+	in_tx = 0;
+	r = 0;
+out:
+	if (in_tx)
+		PQclear(PQexec(conn, "ROLLBACK"));
+	PQfinish(conn);
+	return r;
+}
+
+static void
+pg_close(struct sv_db *base)
+{
+	struct pg_db *d = (struct pg_db *)base;
+
+	PQfinish(d->core);
+	free(d);
+}
+
+/* CLOCK_MONOTONIC, the clock deadlines are given in. */
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Runs one of the core connection's queries with text parameters; 0 or -EIO. */
+static int
+core_query(PGconn *core, const char *sql, int n, const char *const *params, PGresult **out,
+	   const char *what, char *err, size_t errlen)
+{
+	PGresult *res = PQexecParams(core, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+	char msg[512];
+
+	*out = NULL;
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		sv_pg_message(core, res, msg, sizeof(msg));
+		snprintf(err, errlen, "%s: %s", what, msg);
+		PQclear(res);
+		return -EIO;
+	}
+	*out = res;
+	return 0;
+}
+
+/* A fresh password: 32 random bytes as hex. */
+static int
+random_password(char *out, size_t len)
+{
+	unsigned char raw[32];
+	size_t i;
+
+	if (len < 2 * sizeof(raw) + 1 || getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -EIO;
+	for (i = 0; i < sizeof(raw); i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	explicit_bzero(raw, sizeof(raw));
+	return 0;
+}
+
+/* Sets the role's password to the SCRAM verifier of @password, or none when NULL. */
+static int
+set_role_password(PGconn *core, const char *role, const char *password, char *err, size_t errlen)
+{
+	char *verifier = NULL, *lit = NULL, *ident = NULL, *sql = NULL;
+	int r = -ENOMEM;
+
+	if (!(ident = PQescapeIdentifier(core, role, strlen(role))))
+		goto out;
+	if (password) {
+		verifier = PQencryptPasswordConn(core, password, role, "scram-sha-256");
+		if (!verifier || !(lit = PQescapeLiteral(core, verifier, strlen(verifier))))
+			goto out;
+	}
+	if (asprintf(&sql, "ALTER ROLE %s PASSWORD %s", ident, lit ? lit : "NULL") < 0) {
+		sql = NULL;
+		goto out;
+	}
+	r = sv_pg_exec(core, sql, "cannot set the plugin role's password", err, errlen);
+out:
+	if (r == -ENOMEM)
+		snprintf(err, errlen, "cannot set the plugin role's password: out of memory");
+	PQfreemem(verifier);
+	PQfreemem(lit);
+	PQfreemem(ident);
+	free(sql);
+	return r;
+}
+
+/*
+ * Connects as @role with @password to the server and database of the core connection,
+ * with the plugin's identity and time limits fixed as connection options.
+ */
+static int
+connect_plugin(struct pg_session *s, PGconn *core, const char *role, const char *password,
+	       char *err, size_t errlen)
+{
+	static const char *const replaced[] = {
+	    "user",    "password",	  "passfile", "application_name",
+	    "options", "client_encoding", "service",  NULL};
+	PQconninfoOption *opts = PQconninfo(core), *o;
+	const char **keys = NULL, **vals = NULL;
+	char app[96], options[256], msg[512];
+	size_t n = 0, i;
+	int r = -ENOMEM, skip;
+
+	if (!opts)
+		goto out;
+	for (o = opts; o->keyword; o++)
+		n++;
+	if (!(keys = calloc(n + 6, sizeof(*keys))) || !(vals = calloc(n + 6, sizeof(*vals))))
+		goto out;
+	n = 0;
+	for (o = opts; o->keyword; o++) {
+		for (skip = 0, i = 0; replaced[i]; i++)
+			skip |= strcmp(o->keyword, replaced[i]) == 0;
+		if (!skip && o->val && o->val[0]) {
+			keys[n] = o->keyword;
+			vals[n++] = o->val;
+		}
+	}
+	snprintf(app, sizeof(app), "plugin:%s", s->id);
+	snprintf(options, sizeof(options),
+		 "-c search_path=public -c statement_timeout=%lu -c lock_timeout=%lu "
+		 "-c idle_in_transaction_session_timeout=%lu",
+		 s->base.lim.statement_ms, s->base.lim.statement_ms, s->base.lim.idle_tx_ms);
+	keys[n] = "user";
+	vals[n++] = role;
+	keys[n] = "password";
+	vals[n++] = password;
+	keys[n] = "application_name";
+	vals[n++] = app;
+	keys[n] = "options";
+	vals[n++] = options;
+	keys[n] = "client_encoding";
+	vals[n++] = "UTF8";
+	s->conn = PQconnectdbParams(keys, vals, 0);
+	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
+		sv_pg_message(s->conn, NULL, msg, sizeof(msg));
+		snprintf(err, errlen, "cannot connect as %s: %s", role, msg);
+		r = -EIO;
+		goto out;
+	}
+	PQsetNoticeProcessor(s->conn, drop_notice, NULL);
+	r = 0;
+out:
+	if (r == -ENOMEM)
+		snprintf(err, errlen, "cannot connect as %s: out of memory", role);
+	free(keys);
+	free(vals);
+	PQconninfoFree(opts);
+	return r;
+}
+
+/* Remembers the identity settings the session starts with, to hold them fixed. */
+static int
+remember_fixed(struct pg_session *s)
+{
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < NFIXED; i++) {
+		v = PQparameterStatus(s->conn, fixed_settings[i]);
+		if (!(s->fixed[i] = strdup(v ? v : "")))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Names the first fixed setting that no longer has its value, or NULL. */
+static const char *
+changed_setting(const struct pg_session *s)
+{
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < NFIXED; i++) {
+		v = PQparameterStatus(s->conn, fixed_settings[i]);
+		if (strcmp(v ? v : "", s->fixed[i]) != 0)
+			return fixed_settings[i];
+	}
+	return NULL;
+}
+
+static void
+pg_session_close(struct sv_session *base)
+{
+	struct pg_session *s = (struct pg_session *)base;
+	size_t i;
+
+	if (!s)
+		return;
+	/* The server rolls back whatever the plugin left open when the connection ends. */
+	PQfinish(s->conn);
+	for (i = 0; i < NFIXED; i++)
+		free(s->fixed[i]);
+	free(s);
+}
+
+/*
+ * Opens the plugin's connection: checks it is installed, then, under an advisory lock,
+ * gives its role a one-time password, connects, and takes the password away again.
+ */
+static int
+pg_session_open(struct sv_db *dbase, const char *plugin_id, const struct sv_session_limits *lim,
+		struct sv_session **out, char *err, size_t errlen)
+{
+	struct pg_db *d = (struct pg_db *)dbase;
+	struct pg_session *s;
+	const char *params[1] = {plugin_id};
+	char role[96], password[80] = "", err2[512];
+	PGresult *res = NULL;
+	int r, locked = 0, has_password = 0;
+
+	*out = NULL;
+	if (!(s = calloc(1, sizeof(*s))))
+		return -ENOMEM;
+	s->base.ops = &sv_backend_pg;
+	s->base.lim = *lim;
+	snprintf(s->id, sizeof(s->id), "%s", plugin_id);
+	snprintf(role, sizeof(role), SV_PG_ROLE_PREFIX "%s", plugin_id);
+	if ((r = core_query(d->core,
+			    "SELECT 1 FROM sv_installed i JOIN pg_roles r ON r.rolname = "
+			    "'" SV_PG_ROLE_PREFIX "' || i.id WHERE i.id = $1",
+			    1, params, &res, "cannot look up the plugin", err, errlen)) < 0)
+		goto out;
+	if (PQntuples(res) != 1) {
+		snprintf(err, errlen,
+			 "plugin %s is not installed in database %s; install it first: svrun "
+			 "install --db URI PLUGIN.so",
+			 plugin_id, PQdb(d->core));
+		r = -ENOENT;
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if ((r = core_query(d->core, "SELECT pg_advisory_lock(hashtext('svrun:role:' || $1))", 1,
+			    params, &res, "cannot lock the plugin role", err, errlen)) < 0)
+		goto out;
+	locked = 1;
+	if (random_password(password, sizeof(password)) < 0) {
+		snprintf(err, errlen, "cannot draw a random password");
+		r = -EIO;
+		goto out;
+	}
+	if ((r = set_role_password(d->core, role, password, err, errlen)) < 0)
+		goto out;
+	has_password = 1;
+	if ((r = connect_plugin(s, d->core, role, password, err, errlen)) < 0)
+		goto out;
+	if ((r = remember_fixed(s)) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	*out = &s->base;
+	s = NULL; /* transferred */
+	r = 0;
+out:
+	explicit_bzero(password, sizeof(password));
+	/* Whatever happened, the role cannot log in again until the next launch. */
+	if (has_password && set_role_password(d->core, role, NULL, err2, sizeof(err2)) < 0 &&
+	    r == 0) {
+		snprintf(err, errlen, "%s", err2);
+		pg_session_close(*out);
+		*out = NULL;
+		r = -EIO;
+	}
+	PQclear(res);
+	if (locked)
+		PQclear(PQexecParams(d->core,
+				     "SELECT pg_advisory_unlock(hashtext('svrun:role:' || $1))", 1,
+				     NULL, params, NULL, NULL, 0));
+	pg_session_close(s ? &s->base : NULL);
+	return r;
+}
+
+static void
+pg_set_deadline(struct sv_session *base, uint64_t deadline_ns)
+{
+	((struct pg_session *)base)->deadline_ns = deadline_ns;
+}
+
+/* Asks the server to stop the running statement. */
+static void
+cancel(struct pg_session *s)
+{
+	PGcancel *c = PQgetCancel(s->conn);
+	char buf[256];
+
+	if (c) {
+		PQcancel(c, buf, sizeof(buf));
+		PQfreeCancel(c);
+	}
+}
+
+/*
+ * Waits for the next result of @s, cancelling the statement once the deadline passes,
+ * and giving the connection up if the server does not answer within the grace after.
+ * Returns 0 with *@res (NULL at the end of a query's results), or -EIO.
+ */
+static int
+next_result(struct pg_session *s, PGresult **res)
+{
+	struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN};
+	uint64_t now, limit;
+	int wait_ms;
+
+	*res = NULL;
+	while (PQisBusy(s->conn)) {
+		now = now_ns();
+		limit = s->timed_out || !s->deadline_ns ? 0 : s->deadline_ns;
+		if (limit && now >= limit) {
+			s->timed_out = 1;
+			cancel(s);
+			continue;
+		}
+		wait_ms = limit ? (int)((limit - now) / 1000000u) + 1 : CANCEL_GRACE_MS;
+		if (poll(&pfd, 1, wait_ms) == 0 && !limit && s->timed_out) {
+			s->broken = 1;
+			return -EIO;
+		}
+		if (!PQconsumeInput(s->conn)) {
+			s->broken = 1;
+			return -EIO;
+		}
+	}
+	*res = PQgetResult(s->conn);
+	return 0;
+}
+
+/* Maps a failed result to the plugin's errno and message; the operator gets it all. */
+static int
+map_error(struct pg_session *s, const PGresult *res, char *err, size_t errlen)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	char msg[512];
+
+	sv_pg_message(s->conn, res, msg, sizeof(msg));
+	sv_session_set_reason(&s->base, "postgresql: %s%s%s", state ? state : "", state ? ": " : "",
+			      msg);
+	if (!primary)
+		primary = msg;
+	if (s->broken || PQstatus(s->conn) != CONNECTION_OK) {
+		s->broken = 1;
+		snprintf(err, errlen, "the database connection was lost");
+		return -EIO;
+	}
+	if (s->timed_out) {
+		snprintf(err, errlen, "the deadline passed; statement interrupted");
+		return -ETIMEDOUT;
+	}
+	if (state && strcmp(state, "57014") == 0) {
+		snprintf(err, errlen, "the statement ran past its time limit (%lu ms)",
+			 s->base.lim.statement_ms);
+		return -ETIMEDOUT;
+	}
+	if (!state)
+		state = "";
+	/* Refused, or naming what the role cannot see: the same word either way. */
+	if (strcmp(state, "42501") == 0 || strcmp(state, "42P01") == 0 ||
+	    strcmp(state, "42883") == 0 || strcmp(state, "3F000") == 0 ||
+	    strcmp(state, "42704") == 0) {
+		snprintf(err, errlen, "not permitted: %s", primary);
+		return -EACCES;
+	}
+	if (strncmp(state, "54", 2) == 0) {
+		snprintf(err, errlen, "the statement exceeds the database's limits");
+		return -E2BIG;
+	}
+	if (strcmp(state, "55P03") == 0 || strncmp(state, "40", 2) == 0 ||
+	    strncmp(state, "53", 2) == 0) {
+		snprintf(err, errlen, "the database is busy");
+		return -EIO;
+	}
+	if (strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 ||
+	    strncmp(state, "58", 2) == 0 || strncmp(state, "XX", 2) == 0) {
+		snprintf(err, errlen, "the database failed");
+		return -EIO;
+	}
+	snprintf(err, errlen, "%s", primary);
+	return -EINVAL;
+}
+
+/* Rows written by an INSERT, UPDATE, DELETE or MERGE; 0 for anything else. */
+static long long
+changes_of(const PGresult *res)
+{
+	static const char *const writes[] = {"INSERT ", "UPDATE ", "DELETE ", "MERGE "};
+	const char *status = PQcmdStatus((PGresult *)res);
+	size_t i;
+
+	for (i = 0; i < sizeof(writes) / sizeof(writes[0]); i++)
+		if (strncmp(status, writes[i], strlen(writes[i])) == 0)
+			return atoll(PQcmdTuples((PGresult *)res));
+	return 0;
+}
+
+/* Adds the single row of @res; the names first, with the first row. */
+static int
+add_row(struct sv_rows_builder *b, const PGresult *res, const char **texts, size_t *lens)
+{
+	int i, n = PQnfields(res);
+
+	for (i = 0; i < n; i++) {
+		texts[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+		lens[i] = (size_t)PQgetlength(res, 0, i);
+	}
+	return sv_rows_add_row(b, texts, lens);
+}
+
+/*
+ * Reads the plugin statement's results row by row into @out within the limits, then
+ * the pipeline's end. On a limit the statement is cancelled and the rest drained.
+ */
+static int
+collect(struct pg_session *s, struct sv_rows *out, char *err, size_t errlen)
+{
+	struct sv_rows_builder b;
+	const char **texts = NULL;
+	size_t *lens = NULL;
+	PGresult *res = NULL;
+	ExecStatusType st;
+	int r = 0, named = 0, i, n;
+
+	sv_rows_begin(&b, out, &s->base.lim);
+	PQsetSingleRowMode(s->conn);
+	for (;;) {
+		if (next_result(s, &res) < 0) {
+			r = r ? r : map_error(s, NULL, err, errlen);
+			goto out;
+		}
+		if (!res)
+			continue;
+		st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC)
+			break;
+		if (r == 0 && (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) && !named) {
+			n = PQnfields(res);
+			named = 1;
+			if (n > 0 && (!(texts = calloc((size_t)n, sizeof(*texts))) ||
+				      !(lens = calloc((size_t)n, sizeof(*lens))))) {
+				r = -ENOMEM;
+				cancel(s);
+			}
+			for (i = 0; r == 0 && i < n; i++)
+				if ((r = sv_rows_add_name(&b, PQfname(res, i))) < 0)
+					cancel(s);
+		}
+		if (r == 0 && st == PGRES_SINGLE_TUPLE && (r = add_row(&b, res, texts, lens)) < 0)
+			cancel(s);
+		else if (r == 0 && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))
+			out->changes = changes_of(res);
+		else if (r == 0 && st != PGRES_SINGLE_TUPLE)
+			r = map_error(s, res, err, errlen);
+		PQclear(res);
+		res = NULL;
+	}
+out:
+	if (r == -E2BIG || r == -ENOMEM) {
+		snprintf(err, errlen,
+			 r == -E2BIG ? "the result exceeds the session's limits" : "out of memory");
+		sv_session_set_reason(&s->base, "result: %s (limits: %zu bytes, %zu rows)",
+				      strerror(-r), s->base.lim.result_bytes,
+				      s->base.lim.result_rows);
+	}
+	PQclear(res);
+	free(texts);
+	free(lens);
+	return r;
+}
+
+/* Ends the statement's transaction or savepoint: kept when @keep, undone otherwise. */
+static int
+finish_statement(struct pg_session *s, int keep)
+{
+	const char *sql;
+	PGresult *res;
+	int ok;
+
+	if (s->plugin_tx)
+		sql = keep ? "RELEASE sv_statement"
+			   : "ROLLBACK TO SAVEPOINT sv_statement; RELEASE sv_statement";
+	else
+		sql = keep ? "COMMIT" : "ROLLBACK";
+	res = PQexec(s->conn, sql);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		sv_session_set_reason(&s->base, "postgresql: %s: %s", sql,
+				      PQresultErrorMessage(res));
+	PQclear(res);
+	if (PQstatus(s->conn) != CONNECTION_OK)
+		s->broken = 1;
+	return ok ? 0 : -EIO;
+}
+
+/* Checks the statement's kind from its first word; only reads and writes of rows pass. */
+static int
+check_kind(const char *sql, char *err, size_t errlen)
+{
+	return sv_check_kind(sql, plugin_kinds, sizeof(plugin_kinds) / sizeof(plugin_kinds[0]), err,
+			     errlen);
+}
+
+/*
+ * One plugin statement, in one round trip: BEGIN (or a savepoint inside the plugin's
+ * transaction) and the statement go down as one pipeline; then the broker commits or
+ * rolls back, so a statement that fails, overruns or changes a fixed setting leaves
+ * nothing behind.
+ */
+static int
+pg_query(struct sv_session *base, const char *sql, size_t nparams, const char *const *params,
+	 struct sv_rows *out, char *err, size_t errlen)
+{
+	struct pg_session *s = (struct pg_session *)base;
+	PGresult *res = NULL;
+	const char *setting;
+	int r, started = 0, sent = 0;
+
+	s->timed_out = 0;
+	if (s->broken) {
+		snprintf(err, errlen, "the database connection was lost");
+		return -EIO;
+	}
+	if (strlen(sql) > base->lim.sql_bytes || nparams > base->lim.params) {
+		snprintf(err, errlen,
+			 "the statement exceeds the session's limits (%zu bytes, %zu "
+			 "parameters)",
+			 base->lim.sql_bytes, base->lim.params);
+		return -EINVAL;
+	}
+	if ((r = check_kind(sql, err, errlen)) < 0) {
+		sv_session_set_reason(base, "statement kind refused: %s", err);
+		return r;
+	}
+	if (s->deadline_ns && now_ns() >= s->deadline_ns) {
+		snprintf(err, errlen, "the deadline passed; statement interrupted");
+		return -ETIMEDOUT;
+	}
+	if (PQenterPipelineMode(s->conn) != 1) {
+		s->broken = 1;
+		return map_error(s, NULL, err, errlen);
+	}
+	/* One statement only: the extended protocol refuses "a; b" in the server itself. */
+	sent = PQsendQueryParams(s->conn, s->plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN", 0,
+				 NULL, NULL, NULL, NULL, 0) == 1 &&
+	       PQsendQueryParams(s->conn, sql, (int)nparams, NULL, params, NULL, NULL, 0) == 1 &&
+	       PQpipelineSync(s->conn) == 1;
+	if (!sent) {
+		r = map_error(s, NULL, err, errlen);
+		goto out;
+	}
+	if ((r = next_result(s, &res)) < 0 ||
+	    (r = (PQresultStatus(res) == PGRES_COMMAND_OK) ? 0 : map_error(s, res, err, errlen)) <
+		0) {
+		PQclear(res);
+		res = NULL;
+		goto drain;
+	}
+	started = 1;
+	PQclear(res);
+	res = NULL;
+	if (next_result(s, &res) < 0 || res != NULL) {
+		r = map_error(s, res, err, errlen);
+		goto drain;
+	}
+	r = collect(s, out, err, errlen);
+	goto end;
+drain:
+	/* Whatever the pipeline still holds, up to its end. */
+	while (!s->broken && next_result(s, &res) == 0 &&
+	       (!res || PQresultStatus(res) != PGRES_PIPELINE_SYNC)) {
+		PQclear(res);
+		res = NULL;
+	}
+	PQclear(res);
+	res = NULL;
+end:
+	if (!s->broken && PQexitPipelineMode(s->conn) != 1)
+		s->broken = 1;
+	if (r == 0 && (setting = changed_setting(s)) != NULL) {
+		snprintf(err, errlen, "not permitted: changing %s", setting);
+		sv_session_set_reason(base,
+				      "the statement changed %s, which is fixed for the "
+				      "plugin's session; rolled back",
+				      setting);
+		r = -EACCES;
+	}
+	if (started && !s->broken && finish_statement(s, r == 0) < 0 && r == 0)
+		r = map_error(s, NULL, err, errlen);
+	/* A rolled back SET is undone; if it is not, nothing more runs on this session. */
+	if (changed_setting(s) != NULL)
+		s->broken = 1;
+out:
+	if (!sent && !s->broken && PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF)
+		PQexitPipelineMode(s->conn);
+	if (r < 0)
+		sv_rows_clear(out);
+	return r;
+}
+
+/* The plugin's own transaction: the broker issues the statements, the plugin cannot. */
+static int
+pg_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
+{
+	static const char *const sql[] = {
+	    [SV_TXN_BEGIN] = "BEGIN", [SV_TXN_COMMIT] = "COMMIT", [SV_TXN_ROLLBACK] = "ROLLBACK"};
+	struct pg_session *s = (struct pg_session *)base;
+	PGresult *res;
+	int r = 0;
+
+	if (op != SV_TXN_BEGIN && op != SV_TXN_COMMIT && op != SV_TXN_ROLLBACK) {
+		snprintf(err, errlen, "unknown transaction operation");
+		return -EINVAL;
+	}
+	if ((op == SV_TXN_BEGIN) == (s->plugin_tx != 0)) {
+		snprintf(err, errlen,
+			 s->plugin_tx ? "a transaction is already open" : "no transaction is open");
+		sv_session_set_reason(base, "transaction: %s", err);
+		return -EINVAL;
+	}
+	if (s->broken) {
+		snprintf(err, errlen, "the database connection was lost");
+		return -EIO;
+	}
+	s->timed_out = 0;
+	res = PQexec(s->conn, sql[op]);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = map_error(s, res, err, errlen);
+	PQclear(res);
+	/* A failed COMMIT has already ended the transaction in PostgreSQL. */
+	if (r < 0 && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(s->conn, "ROLLBACK"));
+	s->plugin_tx = r == 0 && op == SV_TXN_BEGIN;
+	return r;
+}
+
+const struct sv_backend_ops sv_backend_pg = {
+    .name = "postgresql",
+    .scheme = "postgresql://",
+    .whole_uri = 1,
+    .open = pg_open,
+    .init = pg_init,
+    .close = pg_close,
+    .session_open = pg_session_open,
+    .session_close = pg_session_close,
+    .set_deadline = pg_set_deadline,
+    .query = pg_query,
+    .txn = pg_txn,
+    .plan_install = sv_pg_plan_install,
+    .plan_uninstall = sv_pg_plan_uninstall,
+    .apply = sv_pg_apply,
+    .audit = sv_pg_audit,
+    .is_installed = sv_pg_is_installed,
+};
