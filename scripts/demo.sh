@@ -1,6 +1,6 @@
 #!/bin/sh
-# The README's first command: build svrun, create a demo database, and run the example
-# plugin in the sandbox against it.
+# The README's first command: build svrun, create a demo database, install the example
+# plugin (its manifest: what it reads, the table it owns), and run it in the sandbox.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ cmake --build build -j "$(nproc)"
 mkdir -p build/demo
 rm -f build/demo/sovereign.db
 build/bin/svrun init --demo --db sqlite:build/demo/sovereign.db
+build/bin/svrun install --db sqlite:build/demo/sovereign.db build/plugins/hello.so
 echo "+ svrun --db sqlite:build/demo/sovereign.db build/plugins/hello.so"
 status=0
 build/bin/svrun --db sqlite:build/demo/sovereign.db build/plugins/hello.so || status=$?

@@ -4,7 +4,7 @@
 set -eu
 
 packages="build-essential g++ cmake pkg-config libseccomp-dev libcap-dev libsqlite3-dev
-libpq-dev protobuf-c-compiler libprotobuf-c-dev libcriterion-dev sqlite3 man-db
+libpq-dev libinih-dev postgresql-15 protobuf-c-compiler libprotobuf-c-dev libcriterion-dev sqlite3 man-db
 clang libclang-rt-14-dev"
 
 missing=""

@@ -1,13 +1,20 @@
 #!/bin/sh
 # The README's second command: every test, in a release build with
 # _FORTIFY_SOURCE, then with the broker side under AddressSanitizer, UBSan and
-# LeakSanitizer, then each fuzz target for a bounded time. Any failure, or any test
-# that cannot run, fails the whole run.
+# LeakSanitizer, then each fuzz target for a bounded time. The PostgreSQL tests run
+# against a throwaway PostgreSQL 15 cluster started here; if it cannot start, the run
+# fails. Any failure, or any test that cannot run, fails the whole run.
 set -eu
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
 jobs=$(nproc)
+
+echo "== a throwaway PostgreSQL cluster for the PostgreSQL tests (stopped at exit)"
+pg_dir=$(mktemp -d /tmp/svrun-pg-XXXXXX)
+trap 'scripts/pg.sh stop "$pg_dir"' EXIT INT TERM
+scripts/pg.sh start "$pg_dir"
+export SVRUN_TEST_PG_DIR="$pg_dir" PGPASSFILE="$pg_dir/pgpass"
 
 echo "== release build (-O2 -D_FORTIFY_SOURCE=2)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \

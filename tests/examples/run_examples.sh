@@ -13,6 +13,7 @@ fail() {
 }
 
 "$svrun" init --demo --db "sqlite:$work/demo.db" >/dev/null
+"$svrun" install --db "sqlite:$work/demo.db" "$plugins/hello.so" >/dev/null
 
 # expect PLUGIN STREAM LINE: the plugin exits 0 and prints LINE on STREAM.
 expect() {

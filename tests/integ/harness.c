@@ -3,7 +3,7 @@
  *
  * svrun is started with fork and execve in its own process group, its output going to
  * files in the test's directory; waiting is bounded so a hang fails the test instead of
- * hanging CI. The database is checked through a separate sqlite3 connection, never
+ * hanging CI. The database is checked through a separate connection (harness_db.c), never
  * through svrun, so a test does not trust the code it tests to report its own effects.
  */
 #include "tests/integ/harness.h"
@@ -19,7 +19,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +34,6 @@ extern char **environ;
 
 char it_dir[256];
 char it_drop[300];
-char it_db[300];
-char it_uri[320];
 
 void
 it_setup(void)
@@ -48,8 +45,7 @@ it_setup(void)
 	snprintf(it_drop, sizeof(it_drop), "%s/drop", it_dir);
 	cr_assert_eq(mkdir(it_drop, 0777), 0);
 	cr_assert_eq(chmod(it_drop, 0777), 0);
-	snprintf(it_db, sizeof(it_db), "%s/sovereign.db", it_dir);
-	snprintf(it_uri, sizeof(it_uri), "sqlite:%s", it_db);
+	it_db_setup();
 }
 
 /* Removes one entry of the test's tree; nftw's callback. */
@@ -66,6 +62,7 @@ remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 void
 it_teardown(void)
 {
+	it_db_teardown();
 	if (it_dir[0] != '\0')
 		nftw(it_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -265,104 +262,6 @@ it_run_free(struct it_run *r)
 	free(r->out);
 	free(r->err);
 	r->out = r->err = NULL;
-}
-
-void
-it_init_db(void)
-{
-	const char *argv[] = {"init", "--demo", "--db", it_uri, NULL};
-	struct it_run r = it_svrun(argv, NULL);
-
-	cr_assert_eq(r.status, 0, "svrun init --demo failed (%d):\n%s", r.status, r.err);
-	cr_assert(it_exists(it_db), "svrun init did not create %s", it_db);
-	it_run_free(&r);
-}
-
-/* Opens the test's database directly, bypassing svrun; asserts on failure. */
-static sqlite3 *
-open_db(void)
-{
-	sqlite3 *db = NULL;
-	int rc;
-
-	rc = sqlite3_open_v2(it_db, &db, SQLITE_OPEN_READWRITE, NULL);
-	cr_assert_eq(rc, SQLITE_OK, "sqlite3_open %s: %s", it_db, sqlite3_errstr(rc));
-	sqlite3_busy_timeout(db, 5000);
-	return db;
-}
-
-void
-it_sql(const char *sql)
-{
-	sqlite3 *db = open_db();
-	char *msg = NULL;
-	int rc;
-
-	rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-	cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, msg ? msg : sqlite3_errstr(rc));
-	sqlite3_close(db);
-}
-
-/* Appends @s to the growing buffer *@buf of *@len bytes. */
-static void
-append(char **buf, size_t *len, const char *s)
-{
-	size_t n = strlen(s);
-
-	*buf = realloc(*buf, *len + n + 1);
-	cr_assert_not_null(*buf);
-	memcpy(*buf + *len, s, n + 1);
-	*len += n;
-}
-
-char *
-it_sql_dump(const char *sql)
-{
-	sqlite3 *db = open_db();
-	sqlite3_stmt *st = NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	const char *cell;
-	int rc, i;
-
-	append(&buf, &len, "");
-	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		for (i = 0; i < sqlite3_column_count(st); i++) {
-			cell = (const char *)sqlite3_column_text(st, i);
-			if (i > 0)
-				append(&buf, &len, "|");
-			append(&buf, &len, cell ? cell : "<null>");
-		}
-		append(&buf, &len, "\n");
-	}
-	cr_assert_eq(rc, SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return buf;
-}
-
-void
-it_set_cfg(const char *id, const char *key, const char *value)
-{
-	sqlite3 *db = open_db();
-	sqlite3_stmt *st = NULL;
-	char sql[256];
-	int rc;
-
-	snprintf(sql, sizeof(sql), "CREATE TABLE IF NOT EXISTS plugin_%s_cfg(key TEXT, value TEXT)",
-		 id);
-	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
-	snprintf(sql, sizeof(sql), "INSERT INTO plugin_%s_cfg(key, value) VALUES (?1, ?2)", id);
-	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, value, -1, SQLITE_TRANSIENT);
-	cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	sqlite3_close(db);
 }
 
 int

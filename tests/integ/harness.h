@@ -22,9 +22,21 @@
 /* The test's directory (0755) and "drop", a subdirectory anyone, nobody too, may write. */
 extern char it_dir[];
 extern char it_drop[];
-/* The test's database file and its svrun URI ("sqlite:<path>"). */
+/*
+ * The test's database and its svrun URI. The backend is SQLite (a file in it_dir), or
+ * PostgreSQL when SVRUN_IT_BACKEND=postgresql: then a database of its own in the cluster
+ * scripts/pg.sh started (SVRUN_TEST_PG_DIR), reached as the core role svc_core. The
+ * same test bodies run on both; it_pg says which one this is.
+ */
 extern char it_db[];
 extern char it_uri[];
+extern int it_pg;
+
+/* Makes the test's database name and URI (it_setup calls it). */
+void it_db_setup(void);
+
+/* Drops the test's PostgreSQL database and plugin roles (it_teardown calls it). */
+void it_db_teardown(void);
 
 /* A finished svrun run: its exit status and everything it wrote. */
 struct it_run {
@@ -49,8 +61,14 @@ void it_teardown(void);
 /* The path of built test plugin @id (PLUGIN_DIR/<id>.so), in a static buffer per call. */
 const char *it_plugin(const char *id);
 
-/* Runs "svrun init --demo --db <it_uri>" and asserts that it succeeded. */
+/*
+ * Runs "svrun init --demo --db <it_uri>", then "svrun install" of the hello example as
+ * the demo does, and asserts that both succeeded.
+ */
 void it_init_db(void);
+
+/* Runs "svrun install --db <it_uri> <plugin @id>" and asserts that it succeeded. */
+void it_install(const char *id);
 
 /*
  * Starts svrun with @argv (without argv[0]), in it_dir, its output into files, and
@@ -84,8 +102,17 @@ void it_write_file(const char *path, const char *text);
 /* Whether @path exists (lstat succeeds). */
 int it_exists(const char *path);
 
-/* Executes @sql (one or more statements) on the test's database; asserts on failure. */
+/*
+ * Executes @sql (one or more statements) on the test's database with core rights;
+ * asserts on failure.
+ */
 void it_sql(const char *sql);
+
+/* it_sql_dump() as the PostgreSQL cluster's superuser, for what core cannot read. */
+char *it_pg_admin_dump(const char *sql);
+
+/* The schema and its rights as one comparable text: objects, owners, grants, roles. */
+char *it_schema_dump(void);
 
 /*
  * Runs the query @sql on the test's database and returns every row as "a|b|c\n" (NULL as

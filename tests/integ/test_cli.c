@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests/integ/harness.h"
@@ -94,4 +95,85 @@ Test(cli, shared_object_without_sv_plugin_main_exits_127)
 			   r.err);
 	it_run_free(&r);
 	it_assert_benign_runs();
+}
+
+/* Copies the rights plugin into the test's directory with @manifest beside it. */
+static const char *
+plugin_with_manifest(const char *manifest)
+{
+	static char so[512];
+	char path[512];
+
+	snprintf(so, sizeof(so), "%s/rights.so", it_dir);
+	snprintf(path, sizeof(path), "%s/rights.manifest", it_dir);
+	it_copy(it_plugin("rights"), so);
+	it_write_file(path, manifest);
+	return so;
+}
+
+Test(cli, an_invalid_manifest_names_file_line_and_field_and_nothing_runs)
+{
+	static const struct {
+		const char *text;
+		const char *expect;
+	} cases[] = {
+	    {"[plugin]\nid = rights\n\n[limits]\nmemory = lots\n",
+	     "rights.manifest:5: [limits] memory: \"lots\": expected a size like 256M"},
+	    {"[plugin]\nid = rights\ncolour = blue\n",
+	     "rights.manifest:3: [plugin] colour: unknown key"},
+	    {"[plugin]\nid = Rights!\n",
+	     "rights.manifest:2: [plugin] id: \"Rights!\" is not an id"},
+	    {"[plugin]\nid = rights\nreads = users\n",
+	     "rights.manifest:3: [plugin] reads: \"users\": a plugin reads only v_plugin_* views"},
+	    {"[plugin]\nid = rights\n[table notes]\nk = blob\n",
+	     "rights.manifest:4: [table notes] k: type \"blob\": expected id, integer"},
+	    {"[plugin]\nid = rights\nthis is not ini\n", "rights.manifest:3: not a valid line"},
+	    {"[limits]\ntimeout = 5\n", "rights.manifest: [plugin] id is missing"},
+	};
+	struct it_run r;
+	char *before, *after;
+
+	it_init_db();
+	before = it_schema_dump();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *so = plugin_with_manifest(cases[i].text);
+
+		r = it_svrun((const char *const[]){"install", "--db", it_uri, so, NULL}, NULL);
+		cr_assert_eq(r.status, 126, "case %zu: %s", i, r.err);
+		cr_assert_not_null(strstr(r.err, cases[i].expect), "case %zu: want '%s' in:\n%s", i,
+				   cases[i].expect, r.err);
+		it_run_free(&r);
+		r = it_svrun((const char *const[]){"--db", it_uri, so, NULL}, NULL);
+		cr_assert_eq(r.status, 126, "case %zu ran: %s", i, r.err);
+		cr_assert_null(strstr(r.err, "[rights]"), "case %zu: the plugin ran:\n%s", i,
+			       r.err);
+		it_run_free(&r);
+	}
+	after = it_schema_dump();
+	cr_assert_str_eq(after, before, "a refused install changed the schema");
+	free(before);
+	free(after);
+}
+
+Test(cli, a_plugin_with_a_manifest_runs_only_once_installed)
+{
+	const char *so;
+	struct it_run r;
+
+	it_init_db();
+	it_sql("CREATE TABLE plugin_rights_notes(k TEXT, v TEXT)");
+	so = plugin_with_manifest("[plugin]\nid = rights\nreads = v_plugin_users\n");
+	r = it_svrun((const char *const[]){"--db", it_uri, so, NULL}, NULL);
+	cr_assert_eq(r.status, 126, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "is not installed"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "[rights]"), "the plugin ran:\n%s", r.err);
+	it_run_free(&r);
+	/* Control: installed, it runs. */
+	r = it_svrun((const char *const[]){"install", "--db", it_uri, so, NULL}, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	it_run_free(&r);
+	r = it_svrun((const char *const[]){"--db", it_uri, so, NULL}, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(it_has_log(r.err, "rights", "view: "), "%s", r.err);
+	it_run_free(&r);
 }

@@ -49,7 +49,7 @@ cmake --build consumer/build >/dev/null
 	fail "boards.so built with find_package exited $?: $(cat err.txt)"
 grep -q "board 'Roadmap' owned by Alice" err.txt || fail "boards.so output"
 
-for page in man1/svrun.1 man5/svrun-policy.5; do
+for page in man1/svrun.1 man5/svrun-policy.5 man5/svrun-manifest.5; do
 	warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$prefix/share/man/$page" 2>&1 >/dev/null)
 	[ -z "$warnings" ] || fail "man $page: $warnings"
 done
@@ -70,7 +70,8 @@ deb=$(ls debbuild/svrun_*.deb)
 dpkg-deb -c "$deb" >contents.txt
 for f in ./usr/bin/svrun ./usr/libexec/svrun/svrun-sandbox ./usr/share/svrun/policies/default.policy \
 	./usr/include/sovereign/plugin.h ./usr/share/pkgconfig/sovereign-plugin.pc \
-	./usr/share/man/man1/svrun.1 ./usr/share/man/man5/svrun-policy.5; do
+	./usr/share/man/man1/svrun.1 ./usr/share/man/man5/svrun-policy.5 \
+	./usr/share/man/man5/svrun-manifest.5; do
 	grep -q " $f\$" contents.txt || fail "$deb lacks $f"
 done
 dpkg -i "$deb" >/dev/null

@@ -653,9 +653,17 @@ Test(authz, refuses_unsupported_uris)
 	struct sv_session *bad;
 	struct sv_db *x;
 
-	cr_expect_eq(sv_db_open("postgresql://localhost/sovereign", &x, err, sizeof(err)),
-		     -EINVAL);
-	cr_expect(strstr(err, "not supported yet") != NULL, "%s", err);
+	cr_expect_eq(sv_db_open("postgres://localhost/sovereign", &x, err, sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, "write postgresql://") != NULL, "%s", err);
+	/* A server that is not there: a clear error naming where it looked, no crash. */
+	cr_expect_eq(sv_db_open("postgresql:///sovereign?host=/nonexistent&connect_timeout=2", &x,
+				err, sizeof(err)),
+		     -EIO);
+	cr_expect(strstr(err, "cannot connect to PostgreSQL") != NULL, "%s", err);
+	cr_expect(strstr(err, "/nonexistent") != NULL, "%s", err);
+	cr_expect_eq(sv_db_open("postgresql://u:pw@localhost/sovereign", &x, err, sizeof(err)),
+		     -EINVAL, "a password in the URI must be refused before connecting");
+	cr_expect(strstr(err, "PGPASSFILE") != NULL && strstr(err, "pw@") == NULL, "%s", err);
 	cr_expect_eq(sv_db_open("mysql://x", &x, err, sizeof(err)), -EINVAL);
 	cr_expect_eq(sv_db_open("sqlite:", &x, err, sizeof(err)), -EINVAL);
 	cr_expect_eq(sv_session_open(db, "Bad_id", NULL, &bad, err, sizeof(err)), -EINVAL);

@@ -1,0 +1,321 @@
+/*
+ * test_pg.c - PostgreSQL only (RFC-0003): hostile SQL against a real server, each attack
+ * refused by the database while core data, the catalog and the file system stay as they
+ * were and a positive control succeeds beside it; statements and transactions that try
+ * to outlast their limits; install, grants --plan, audit and uninstall on the live
+ * catalog; credentials kept out of argv. Runs only as integ_pg, with the cluster of
+ * scripts/pg.sh.
+ */
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/integ/harness.h"
+
+TestSuite(pg, .init = it_setup, .fini = it_teardown, .timeout = 120);
+
+/* Files a successful COPY TO PROGRAM or COPY TO FILE would leave (the server's /tmp). */
+#define PWNED_PROGRAM "/tmp/svrun-pghostile-pwned"
+#define PWNED_FILE "/tmp/svrun-pghostile-users"
+
+/* Everything an attack could have changed, as one comparable text. */
+static char *
+core_dump(void)
+{
+	char *data = it_sql_dump("SELECT 'users', id::text, email, display_name, password_hash"
+				 " FROM users UNION ALL SELECT 'config', key, value, '', '' FROM"
+				 " config UNION ALL SELECT 'other', v, '', '', '' FROM"
+				 " plugin_other_secrets ORDER BY 1, 2");
+	char *schema = it_schema_dump(), *all;
+
+	cr_assert(asprintf(&all, "%s#%s", data, schema) > 0);
+	free(data);
+	free(schema);
+	return all;
+}
+
+/* The demo database, hello installed, another plugin's secret table, pghostile installed. */
+static void
+prepare(void)
+{
+	cr_assert(it_pg, "test_pg runs on PostgreSQL only (SVRUN_IT_BACKEND=postgresql)");
+	it_init_db();
+	it_sql("CREATE TABLE plugin_other_secrets(v text);"
+	       "INSERT INTO plugin_other_secrets(v) VALUES ('other plugin data')");
+	it_install("pghostile");
+}
+
+/* Seconds of CLOCK_MONOTONIC, for the "ended at the deadline" checks. */
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+Test(pg, hostile_sql_is_refused_by_the_database_and_nothing_changes)
+{
+	static const char *const not_permitted[] = {
+	    "set-role",
+	    "set-role-hidden",
+	    "set-role-stmt",
+	    "reset-role",
+	    "session-authorization",
+	    "session-authorization-hidden",
+	    "read-users",
+	    "read-config",
+	    "update-users",
+	    "copy-program",
+	    "copy-file",
+	    "pg-read-file",
+	    "lo-import",
+	    "dblink",
+	    "create-extension",
+	    "create-function-public",
+	    "create-table-public",
+	    "create-temp-table",
+	    "other-plugin-read",
+	    "other-plugin-write",
+	    "lock-core",
+	    "view-for-update",
+	    "grant-self",
+	};
+	char *before, *after, *items, expect[256];
+	struct it_run r;
+	size_t i;
+
+	unlink(PWNED_PROGRAM);
+	unlink(PWNED_FILE);
+	prepare();
+	before = core_dump();
+	r = it_run_plugin("pghostile");
+
+	/* Positive controls: the rights it was granted all work. */
+	cr_assert(it_has_log(r.err, "pghostile", "ok[view]: 3"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile", "ok[own-insert]: mine"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile", "ok[own-read]: mine"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile", "ok[harmless-setting]: 8MB"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile",
+			     "ok[identity]: plugin:pghostile|"
+			     "svc_plugin_pghostile|svc_plugin_pghostile"),
+		  "the session's identity changed:\n%s", r.err);
+
+	/* Every attack refused, with the reason each deserves. */
+	for (i = 0; i < sizeof(not_permitted) / sizeof(not_permitted[0]); i++) {
+		snprintf(expect, sizeof(expect), "refused[%s]: not permitted", not_permitted[i]);
+		cr_assert(it_has_log(r.err, "pghostile", expect),
+			  "missing '[pghostile] %s' in:\n%s", expect, r.err);
+	}
+	cr_assert(it_has_log(r.err, "pghostile",
+			     "refused[app-name]: not permitted: changing "
+			     "application_name"),
+		  "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile",
+			     "refused[multi-statement]: cannot insert "
+			     "multiple commands"),
+		  "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile",
+			     "refused[sleep]: the statement ran past its "
+			     "time limit (1000 ms)"),
+		  "%s", r.err);
+	cr_assert_null(strstr(r.err, "ALLOWED["), "an attack went through:\n%s", r.err);
+	cr_assert_eq(r.status, 0, "pghostile exited %d (attacks allowed)", r.status);
+
+	/* And none of them left a trace. */
+	after = core_dump();
+	cr_assert_str_eq(after, before, "core data or catalog changed:\nbefore:\n%s\nafter:\n%s",
+			 before, after);
+	items = it_sql_dump("SELECT note FROM plugin_pghostile_items");
+	cr_assert_str_eq(items, "mine\n", "the multi-statement DELETE ran: items are '%s'", items);
+	cr_assert(!it_exists(PWNED_PROGRAM), "COPY TO PROGRAM ran: %s exists", PWNED_PROGRAM);
+	cr_assert(!it_exists(PWNED_FILE), "COPY TO FILE ran: %s exists", PWNED_FILE);
+	free(before);
+	free(after);
+	free(items);
+	it_run_free(&r);
+}
+
+Test(pg, a_statement_with_its_timeout_turned_off_ends_at_the_deadline)
+{
+	const char *argv[] = {"--db", it_uri, "--timeout", "3", it_plugin("pghostile"), NULL};
+	char *active;
+	struct it_run r;
+	double t0;
+
+	prepare();
+	it_set_cfg("pghostile", "mode", "sleep");
+	t0 = now_s();
+	r = it_svrun(argv, NULL);
+	cr_assert(it_has_log(r.err, "pghostile", "ok[timeout-off]"), "%s", r.err);
+	cr_assert_eq(r.status, 129, "expected the deadline status 129, got %d:\n%s", r.status,
+		     r.err);
+	cr_assert_lt(now_s() - t0, 15.0, "svrun took %.1f s past a 3 s deadline", now_s() - t0);
+	/* The server is not left sleeping for the plugin either. */
+	active = it_pg_admin_dump("SELECT count(*) FROM pg_stat_activity WHERE usename ="
+				  " 'svc_plugin_pghostile' AND state = 'active'");
+	cr_assert_str_eq(active, "0\n", "a plugin statement still runs on the server");
+	free(active);
+	it_run_free(&r);
+}
+
+Test(pg, a_transaction_held_open_releases_its_locks_at_the_deadline)
+{
+	const char *argv[] = {"--db", it_uri, "--timeout", "3", it_plugin("pghostile"), NULL};
+	struct it_proc p;
+	struct it_run r;
+	char *cols;
+
+	prepare();
+	it_set_cfg("pghostile", "mode", "hold");
+	it_start(&p, argv, NULL);
+	cr_assert(it_wait_for_text(p.err_path, "ok[hold-view]", 10000),
+		  "the plugin never got its transaction open");
+	/* Core's migration waits for the plugin's lock, and gets it once svrun ends it. */
+	it_sql("SET lock_timeout = '20s'; ALTER TABLE users ADD COLUMN nickname text");
+	r = it_wait(&p, IT_RUN_LIMIT_S);
+	cr_assert_eq(r.status, 129, "expected the deadline status 129, got %d:\n%s", r.status,
+		     r.err);
+	cols = it_sql_dump("SELECT count(*) FROM information_schema.columns WHERE table_name ="
+			   " 'users' AND column_name = 'nickname'");
+	cr_assert_str_eq(cols, "1\n", "core's ALTER TABLE did not get through");
+	free(cols);
+	it_run_free(&r);
+}
+
+/* Runs `svrun audit` on the test's database. */
+static struct it_run
+audit(void)
+{
+	return it_svrun((const char *const[]){"audit", "--db", it_uri, NULL}, NULL);
+}
+
+Test(pg, install_grants_exactly_the_manifest_and_audit_finds_every_excess)
+{
+	struct it_run plan, r;
+	char *role, *roles;
+
+	prepare();
+	it_sql("DROP TABLE plugin_pghostile_items");
+	/* --plan runs nothing. */
+	plan = it_svrun(
+	    (const char *const[]){"grants", "--plan", "--db", it_uri, it_plugin("pghostile"), NULL},
+	    NULL);
+	cr_assert_eq(plan.status, 0, "%s", plan.err);
+	cr_assert_not_null(strstr(plan.out, "GRANT SELECT ON \"v_plugin_users\" TO "
+					    "\"svc_plugin_pghostile\""),
+			   "%s", plan.out);
+	cr_assert_null(strstr(plan.out, "v_plugin_boards"), "a view not in the manifest: %s",
+		       plan.out);
+	cr_assert_not_null(strstr(plan.out, "CREATE TABLE IF NOT EXISTS "
+					    "\"plugin_pghostile_items\""),
+			   "%s", plan.out);
+	roles = it_sql_dump("SELECT count(*) FROM pg_class WHERE relname = "
+			    "'plugin_pghostile_items'");
+	cr_assert_str_eq(roles, "0\n", "grants --plan created a table");
+	free(roles);
+
+	it_install("pghostile");
+	role = it_pg_admin_dump("SELECT rolcanlogin, rolinherit, rolsuper, rolcreaterole,"
+				" rolpassword IS NULL FROM pg_authid WHERE rolname ="
+				" 'svc_plugin_pghostile'");
+	cr_assert_str_eq(role, "t|f|f|f|t\n",
+			 "the role is not LOGIN NOINHERIT without a password: %s", role);
+	free(role);
+	r = audit();
+	cr_assert_eq(r.status, 0, "a fresh install has excesses:\n%s%s", r.out, r.err);
+	it_run_free(&r);
+
+	/* Each excess a careless grant could add is named. */
+	it_sql("GRANT SELECT (email) ON users TO svc_plugin_pghostile;"
+	       "GRANT svc_core TO svc_plugin_pghostile;"
+	       "GRANT CREATE ON SCHEMA public TO PUBLIC;"
+	       "CREATE FUNCTION core_helper() RETURNS int LANGUAGE sql AS 'SELECT 1';"
+	       "GRANT EXECUTE ON FUNCTION core_helper() TO PUBLIC");
+	r = audit();
+	cr_assert_eq(r.status, 1, "audit should fail on excesses:\n%s%s", r.out, r.err);
+	cr_assert_not_null(strstr(r.out, "svc_plugin_pghostile: SELECT on public.users"), "%s",
+			   r.out);
+	cr_assert_not_null(strstr(r.out, "svc_plugin_pghostile: member of role svc_core"), "%s",
+			   r.out);
+	cr_assert_not_null(strstr(r.out, "svc_plugin_pghostile: CREATE on schema public"), "%s",
+			   r.out);
+	cr_assert_not_null(strstr(r.out, "svc_plugin_pghostile: EXECUTE on function "
+					 "core_helper()"),
+			   "%s", r.out);
+	it_run_free(&r);
+
+	/* Installing again takes the plugin's excesses back; the hardening, PUBLIC's. */
+	it_install("pghostile");
+	r = audit();
+	cr_assert_eq(r.status, 0, "install did not repair the grants:\n%s%s", r.out, r.err);
+	it_run_free(&r);
+	it_run_free(&plan);
+}
+
+Test(pg, uninstall_drops_the_role_and_keeps_data_only_when_asked)
+{
+	struct it_run r;
+	char *left;
+
+	prepare();
+	r = it_svrun(
+	    (const char *const[]){"uninstall", "--keep-data", "--db", it_uri, "pghostile", NULL},
+	    NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	it_run_free(&r);
+	left = it_sql_dump("SELECT (SELECT count(*) FROM pg_roles WHERE rolname ="
+			   " 'svc_plugin_pghostile') || '|' || (SELECT count(*) FROM pg_class"
+			   " WHERE relkind = 'r' AND relname LIKE 'plugin\\_pghostile\\_%')");
+	cr_assert_str_eq(left, "0|2\n", "role|tables after uninstall --keep-data: %s", left);
+	free(left);
+	/* Not installed now: it does not run, and a second uninstall says so. */
+	r = it_run_plugin("pghostile");
+	cr_assert_eq(r.status, 126, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "not installed"), "%s", r.err);
+	it_run_free(&r);
+	it_install("pghostile");
+	r = it_svrun((const char *const[]){"uninstall", "--db", it_uri, "pghostile", NULL}, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	it_run_free(&r);
+	left = it_sql_dump("SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relname LIKE "
+			   "'plugin\\_pghostile\\_%'");
+	cr_assert_str_eq(left, "0\n", "uninstall left tables: %s", left);
+	free(left);
+}
+
+Test(pg, a_password_in_the_uri_is_refused_and_never_printed)
+{
+	char uri[1200];
+	struct it_run r;
+
+	prepare();
+	snprintf(uri, sizeof(uri), "%s&password=hunter2secret", it_uri);
+	r = it_svrun((const char *const[]){"--db", uri, it_plugin("hello"), NULL}, NULL);
+	cr_assert_eq(r.status, 126, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "PGPASSFILE"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "hunter2secret"), "the password was printed:\n%s", r.err);
+	it_run_free(&r);
+	/* Control: the same URI without it runs the plugin. */
+	r = it_svrun((const char *const[]){"--db", it_uri, it_plugin("hello"), NULL}, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	it_run_free(&r);
+}
+
+Test(pg, a_missing_database_gets_a_clear_error)
+{
+	char uri[1200];
+	struct it_run r;
+
+	prepare();
+	snprintf(uri, sizeof(uri), "postgresql:///no_such_db?host=%s", strchr(it_uri, '=') + 1);
+	r = it_svrun((const char *const[]){"--db", uri, it_plugin("hello"), NULL}, NULL);
+	cr_assert_eq(r.status, 126, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "no_such_db"), "%s", r.err);
+	it_run_free(&r);
+}
