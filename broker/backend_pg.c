@@ -40,6 +40,7 @@ struct pg_session {
 	int timed_out; /* the broker cancelled the statement at the deadline */
 	int plugin_tx; /* the plugin has a transaction open (sv_begin) */
 	int broken;    /* the connection is lost; every request fails */
+	int after_null; /* the last result read was the end of a query (NULL) */
 };
 
 /* Statement kinds a plugin may send; the database decides on everything else. */
@@ -534,7 +535,8 @@ cancel(struct pg_session *s)
 /*
  * Waits for the next result of @s, cancelling the statement once the deadline passes,
  * and giving the connection up if the server does not answer within the grace after.
- * Returns 0 with *@res (NULL at the end of a query's results), or -EIO.
+ * Returns 0 with *@res (NULL at the end of a query's results), or -EIO. Two ends in a
+ * row mean the pipeline is gone (a lost connection), never a loop.
  */
 static int
 next_result(struct pg_session *s, PGresult **res)
@@ -563,6 +565,11 @@ next_result(struct pg_session *s, PGresult **res)
 		}
 	}
 	*res = PQgetResult(s->conn);
+	if (!*res && s->after_null) {
+		s->broken = 1;
+		return -EIO;
+	}
+	s->after_null = *res == NULL;
 	return 0;
 }
 
@@ -579,7 +586,8 @@ map_error(struct pg_session *s, const PGresult *res, char *err, size_t errlen)
 			      msg);
 	if (!primary)
 		primary = msg;
-	if (s->broken || PQstatus(s->conn) != CONNECTION_OK) {
+	if (s->broken || PQstatus(s->conn) != CONNECTION_OK ||
+	    (state && strncmp(state, "57P0", 4) == 0)) {
 		s->broken = 1;
 		snprintf(err, errlen, "the database connection was lost");
 		return -EIO;
@@ -758,6 +766,7 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const char *c
 	s->timed_out = 0;
 	if (s->broken) {
 		snprintf(err, errlen, "the database connection was lost");
+		sv_session_set_reason(base, "postgresql: the plugin's connection was lost earlier");
 		return -EIO;
 	}
 	if (strlen(sql) > base->lim.sql_bytes || nparams > base->lim.params) {
@@ -775,6 +784,7 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const char *c
 		snprintf(err, errlen, "the deadline passed; statement interrupted");
 		return -ETIMEDOUT;
 	}
+	s->after_null = 0;
 	if (PQenterPipelineMode(s->conn) != 1) {
 		s->broken = 1;
 		return map_error(s, NULL, err, errlen);
@@ -859,6 +869,7 @@ pg_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
 	}
 	if (s->broken) {
 		snprintf(err, errlen, "the database connection was lost");
+		sv_session_set_reason(base, "postgresql: the plugin's connection was lost earlier");
 		return -EIO;
 	}
 	s->timed_out = 0;

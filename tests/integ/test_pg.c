@@ -86,7 +86,7 @@ Test(pg, hostile_sql_is_refused_by_the_database_and_nothing_changes)
 	    "view-for-update",
 	    "grant-self",
 	};
-	char *before, *after, *items, expect[256];
+	char *before, *after, *items, *role, expect[256];
 	struct it_run r;
 	size_t i;
 
@@ -124,6 +124,10 @@ Test(pg, hostile_sql_is_refused_by_the_database_and_nothing_changes)
 			     "refused[sleep]: the statement ran past its "
 			     "time limit (1000 ms)"),
 		  "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile", "refused[huge-result]: the result exceeds"),
+		  "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile", "refused[huge-write]: the result exceeds"),
+		  "%s", r.err);
 	cr_assert_null(strstr(r.err, "ALLOWED["), "an attack went through:\n%s", r.err);
 	cr_assert_eq(r.status, 0, "pghostile exited %d (attacks allowed)", r.status);
 
@@ -135,6 +139,11 @@ Test(pg, hostile_sql_is_refused_by_the_database_and_nothing_changes)
 	cr_assert_str_eq(items, "mine\n", "the multi-statement DELETE ran: items are '%s'", items);
 	cr_assert(!it_exists(PWNED_PROGRAM), "COPY TO PROGRAM ran: %s exists", PWNED_PROGRAM);
 	cr_assert(!it_exists(PWNED_FILE), "COPY TO FILE ran: %s exists", PWNED_FILE);
+	/* The launch's password is gone again: the role cannot log in between runs. */
+	role = it_pg_admin_dump("SELECT rolpassword IS NULL FROM pg_authid WHERE rolname ="
+				" 'svc_plugin_pghostile'");
+	cr_assert_str_eq(role, "t\n", "the plugin role kept a password after the run");
+	free(role);
 	free(before);
 	free(after);
 	free(items);
@@ -185,6 +194,37 @@ Test(pg, a_transaction_held_open_releases_its_locks_at_the_deadline)
 			   " 'users' AND column_name = 'nickname'");
 	cr_assert_str_eq(cols, "1\n", "core's ALTER TABLE did not get through");
 	free(cols);
+	it_run_free(&r);
+}
+
+Test(pg, a_connection_cut_by_the_server_fails_cleanly_and_the_broker_carries_on)
+{
+	const char *argv[] = {"--db", it_uri, "--timeout", "20", it_plugin("pghostile"), NULL};
+	struct it_proc p;
+	struct it_run r;
+	char *cut;
+
+	prepare();
+	it_set_cfg("pghostile", "mode", "cut");
+	it_start(&p, argv, NULL);
+	cr_assert(it_wait_for_text(p.err_path, "ok[nap]", 10000), "the plugin never napped");
+	cut = it_pg_admin_dump("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+			       " WHERE usename = 'svc_plugin_pghostile'");
+	cr_assert_str_eq(cut, "1\n", "expected one plugin connection to cut, not %s", cut);
+	free(cut);
+	r = it_wait(&p, IT_RUN_LIMIT_S);
+	cr_assert_eq(r.status, 0, "the plugin should end normally, not %d:\n%s", r.status, r.err);
+	cr_assert(it_has_log(r.err, "pghostile", "failed[nap]: the database connection was lost"),
+		  "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile",
+			     "failed[after-cut]: the database connection was lost"),
+		  "%s", r.err);
+	it_run_free(&r);
+	/* Control: the next launch connects afresh and works. */
+	it_set_cfg("pghostile", "mode", "statements");
+	it_sql("DELETE FROM plugin_pghostile_cfg WHERE value = 'cut'");
+	r = it_run_plugin("pghostile");
+	cr_assert(it_has_log(r.err, "pghostile", "ok[view]: 3"), "%s", r.err);
 	it_run_free(&r);
 }
 

@@ -7,7 +7,8 @@
  * first-word check reads SELECT, PostgreSQL reads what follows, so only the database
  * itself can refuse them. Mode "sleep" turns the statement timeout off and sleeps; mode
  * "hold" keeps a transaction open over a core table's view and then spins: both must
- * end at svrun's deadline.
+ * end at svrun's deadline. Mode "cut" sleeps in short statements until its connection
+ * is cut from outside, then tries once more: both failures must be clean.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -48,6 +49,9 @@ static const struct {
     {"view-for-update", "SELECT id FROM v_plugin_users FOR UPDATE"},
     {"grant-self", HIDDEN "GRANT SELECT ON users TO svc_plugin_pghostile"},
     {"sleep", "SELECT pg_sleep(30)"},
+    {"huge-result", "SELECT repeat('x', 100000) FROM generate_series(1, 100)"},
+    {"huge-write", "INSERT INTO plugin_pghostile_items(note) SELECT repeat('x', 100000)"
+		   " FROM generate_series(1, 100) RETURNING note"},
 };
 
 static const struct {
@@ -106,6 +110,12 @@ sv_plugin_main(sv_ctx *ctx)
 	if (strcmp(mode, "sleep") == 0) {
 		run(ctx, "timeout-off", "SELECT set_config('statement_timeout', '0', false)", 1);
 		run(ctx, "long-sleep", "SELECT pg_sleep(600)", 0);
+		return 0;
+	}
+	if (strcmp(mode, "cut") == 0) {
+		for (i = 0; i < 100 && run(ctx, "nap", "SELECT pg_sleep(0.2)", 1); i++)
+			;
+		run(ctx, "after-cut", "SELECT 1", 1);
 		return 0;
 	}
 	if (strcmp(mode, "hold") == 0) {
