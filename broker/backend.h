@@ -39,6 +39,7 @@ struct sv_db {
 struct sv_session {
 	const struct sv_backend_ops *ops;
 	struct sv_session_limits lim;
+	int plugin_tx;	/* the plugin has a transaction open (sv_begin) */
 	char reason[SV_BROKER_REASON_MAX];
 };
 
@@ -62,7 +63,7 @@ struct sv_backend_ops {
 	/* Same contract as sv_session_query(); @out is already zeroed. */
 	int (*query)(struct sv_session *s, const char *sql, size_t nparams,
 		     const char *const *params, struct sv_rows *out, char *err, size_t errlen);
-	/* Same contract as sv_session_txn(). */
+	/* Same contract as sv_session_txn(); @op is valid for s->plugin_tx, checked. */
 	int (*txn)(struct sv_session *s, enum sv_txn op, char *err, size_t errlen);
 	/* Appends to @q the statements that install @r; runs nothing. */
 	int (*plan_install)(struct sv_db *db, const struct sv_rights *r, struct sv_sql *q,

@@ -12,6 +12,7 @@
  */
 #include "broker/internal.h"
 #include "broker/pg.h"
+#include "common/common.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -37,9 +38,8 @@ struct pg_session {
 	char id[65];
 	char *fixed[NFIXED]; /* the values of fixed_settings at connection */
 	uint64_t deadline_ns;
-	int timed_out; /* the broker cancelled the statement at the deadline */
-	int plugin_tx; /* the plugin has a transaction open (sv_begin) */
-	int broken;    /* the connection is lost; every request fails */
+	int timed_out;	/* the broker cancelled the statement at the deadline */
+	int broken;	/* the connection is lost; every request fails */
 	int after_null; /* the last result read was the end of a query (NULL) */
 };
 
@@ -250,16 +250,6 @@ pg_close(struct sv_db *base)
 
 	PQfinish(d->core);
 	free(d);
-}
-
-/* CLOCK_MONOTONIC, the clock deadlines are given in. */
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Runs one of the core connection's queries with text parameters; 0 or -EIO. */
@@ -547,7 +537,7 @@ next_result(struct pg_session *s, PGresult **res)
 
 	*res = NULL;
 	while (PQisBusy(s->conn)) {
-		now = now_ns();
+		now = sv_now_ns();
 		limit = s->timed_out || !s->deadline_ns ? 0 : s->deadline_ns;
 		if (limit && now >= limit) {
 			s->timed_out = 1;
@@ -724,7 +714,7 @@ finish_statement(struct pg_session *s, int keep)
 	PGresult *res;
 	int ok;
 
-	if (s->plugin_tx)
+	if (s->base.plugin_tx)
 		sql = keep ? "RELEASE sv_statement"
 			   : "ROLLBACK TO SAVEPOINT sv_statement; RELEASE sv_statement";
 	else
@@ -780,7 +770,7 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const char *c
 		sv_session_set_reason(base, "statement kind refused: %s", err);
 		return r;
 	}
-	if (s->deadline_ns && now_ns() >= s->deadline_ns) {
+	if (s->deadline_ns && sv_now_ns() >= s->deadline_ns) {
 		snprintf(err, errlen, "the deadline passed; statement interrupted");
 		return -ETIMEDOUT;
 	}
@@ -790,7 +780,7 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const char *c
 		return map_error(s, NULL, err, errlen);
 	}
 	/* One statement only: the extended protocol refuses "a; b" in the server itself. */
-	sent = PQsendQueryParams(s->conn, s->plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN", 0,
+	sent = PQsendQueryParams(s->conn, s->base.plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN", 0,
 				 NULL, NULL, NULL, NULL, 0) == 1 &&
 	       PQsendQueryParams(s->conn, sql, (int)nparams, NULL, params, NULL, NULL, 0) == 1 &&
 	       PQpipelineSync(s->conn) == 1;
@@ -857,16 +847,6 @@ pg_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
 	PGresult *res;
 	int r = 0;
 
-	if (op != SV_TXN_BEGIN && op != SV_TXN_COMMIT && op != SV_TXN_ROLLBACK) {
-		snprintf(err, errlen, "unknown transaction operation");
-		return -EINVAL;
-	}
-	if ((op == SV_TXN_BEGIN) == (s->plugin_tx != 0)) {
-		snprintf(err, errlen,
-			 s->plugin_tx ? "a transaction is already open" : "no transaction is open");
-		sv_session_set_reason(base, "transaction: %s", err);
-		return -EINVAL;
-	}
 	if (s->broken) {
 		snprintf(err, errlen, "the database connection was lost");
 		sv_session_set_reason(base, "postgresql: the plugin's connection was lost earlier");
@@ -880,7 +860,7 @@ pg_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
 	/* A failed COMMIT has already ended the transaction in PostgreSQL. */
 	if (r < 0 && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
-	s->plugin_tx = r == 0 && op == SV_TXN_BEGIN;
+	s->base.plugin_tx = r == 0 && op == SV_TXN_BEGIN;
 	return r;
 }
 

@@ -9,6 +9,7 @@
  */
 #include "broker/backend.h"
 #include "broker/internal.h"
+#include "common/common.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -30,7 +31,6 @@ struct sqlite_session {
 	uint64_t deadline_ns;
 	int timed_out;
 	int trusted;	 /* running the broker's own BEGIN/COMMIT/ROLLBACK */
-	int plugin_tx;	 /* the plugin has a transaction open (sv_begin) */
 	sqlite3 *shadow; /* in memory: only the objects the plugin may see */
 	char *granted;	 /* views granted at install; NULL: never installed, all */
 };
@@ -147,16 +147,6 @@ sqlite_close(struct sv_db *base)
 	free_db((struct sqlite_db *)base);
 }
 
-/* CLOCK_MONOTONIC, the clock deadlines are given in. */
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* SQLite calls this every PROGRESS_STEPS steps; non-zero interrupts the statement. */
 static int
 progress(void *arg)
@@ -164,7 +154,7 @@ progress(void *arg)
 	struct sqlite_session *s = arg;
 
 	/* The broker's own ROLLBACK must finish even after the deadline. */
-	if (!s->trusted && s->deadline_ns && now_ns() >= s->deadline_ns) {
+	if (!s->trusted && s->deadline_ns && sv_now_ns() >= s->deadline_ns) {
 		s->timed_out = 1;
 		return 1;
 	}
@@ -642,7 +632,7 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 		sv_session_set_reason(base, "statement kind refused: %s", err);
 		goto out;
 	}
-	if (s->deadline_ns && now_ns() >= s->deadline_ns) {
+	if (s->deadline_ns && sv_now_ns() >= s->deadline_ns) {
 		s->timed_out = 1;
 		r = map_error(s, SQLITE_INTERRUPT, err, errlen);
 		goto out;
@@ -665,7 +655,7 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 	if ((r = bind_params(s, st, nparams, params, err, errlen)) < 0)
 		goto out;
 	/* Inside the plugin's transaction a savepoint keeps each statement atomic. */
-	if ((rc = exec_trusted(s, s->plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN")) !=
+	if ((rc = exec_trusted(s, s->base.plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN")) !=
 	    SQLITE_OK) {
 		r = map_error(s, rc, err, errlen);
 		goto out;
@@ -675,7 +665,7 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 		goto out;
 	sqlite3_finalize(st);
 	st = NULL;
-	if ((rc = exec_trusted(s, s->plugin_tx ? "RELEASE sv_statement" : "COMMIT")) !=
+	if ((rc = exec_trusted(s, s->base.plugin_tx ? "RELEASE sv_statement" : "COMMIT")) !=
 	    SQLITE_OK) {
 		r = map_error(s, rc, err, errlen);
 		goto out;
@@ -686,7 +676,7 @@ out:
 	sqlite3_finalize(st);
 	/* An interrupted write may already have rolled the transaction back itself. */
 	if (in_tx && !sqlite3_get_autocommit(s->conn)) {
-		if (s->plugin_tx) {
+		if (s->base.plugin_tx) {
 			exec_trusted(s, "ROLLBACK TO sv_statement");
 			exec_trusted(s, "RELEASE sv_statement");
 		} else {
@@ -694,8 +684,8 @@ out:
 		}
 	}
 	/* Should SQLite have ended the whole transaction itself, the plugin's is gone. */
-	if (s->plugin_tx && sqlite3_get_autocommit(s->conn))
-		s->plugin_tx = 0;
+	if (s->base.plugin_tx && sqlite3_get_autocommit(s->conn))
+		s->base.plugin_tx = 0;
 	if (r < 0)
 		sv_rows_clear(out);
 	return r;
@@ -710,25 +700,15 @@ sqlite_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
 	struct sqlite_session *s = (struct sqlite_session *)base;
 	int rc;
 
-	if (op != SV_TXN_BEGIN && op != SV_TXN_COMMIT && op != SV_TXN_ROLLBACK) {
-		snprintf(err, errlen, "unknown transaction operation");
-		return -EINVAL;
-	}
-	if ((op == SV_TXN_BEGIN) == (s->plugin_tx != 0)) {
-		snprintf(err, errlen, s->plugin_tx ? "a transaction is already open" :
-						     "no transaction is open");
-		sv_session_set_reason(base, "transaction: %s", err);
-		return -EINVAL;
-	}
 	s->timed_out = 0;
 	if ((rc = exec_trusted(s, sql[op])) != SQLITE_OK) {
 		/* A failed COMMIT leaves the transaction open: roll it back, report it. */
 		if (!sqlite3_get_autocommit(s->conn))
 			exec_trusted(s, "ROLLBACK");
-		s->plugin_tx = 0;
+		s->base.plugin_tx = 0;
 		return map_error(s, rc, err, errlen);
 	}
-	s->plugin_tx = op == SV_TXN_BEGIN;
+	s->base.plugin_tx = op == SV_TXN_BEGIN;
 	return 0;
 }
 

@@ -96,18 +96,18 @@ sv_db_close(struct sv_db *db)
 		db->ops->close(db);
 }
 
-/* The id names tables (plugin_<id>_*), so a second check here costs nothing. */
-static int
-valid_plugin_id(const char *id)
+int
+sv_is_plain_name(const char *s, size_t max, int underscores)
 {
 	size_t i;
 
-	if (id[0] < 'a' || id[0] > 'z')
+	if (s[0] < 'a' || s[0] > 'z')
 		return 0;
-	for (i = 1; id[i]; i++)
-		if ((id[i] < 'a' || id[i] > 'z') && (id[i] < '0' || id[i] > '9'))
+	for (i = 1; s[i]; i++)
+		if ((s[i] < 'a' || s[i] > 'z') && (s[i] < '0' || s[i] > '9') &&
+		    (s[i] != '_' || !underscores))
 			return 0;
-	return i <= 64;
+	return i <= max;
 }
 
 int
@@ -119,7 +119,8 @@ sv_session_open(struct sv_db *db, const char *plugin_id, const struct sv_session
 	*out = NULL;
 	if (errlen > 0)
 		err[0] = '\0';
-	if (!valid_plugin_id(plugin_id)) {
+	/* The id names tables (plugin_<id>_*), so a second check here costs nothing. */
+	if (!sv_is_plain_name(plugin_id, 64, 0)) {
 		snprintf(err, errlen, "invalid plugin id \"%s\": expected [a-z][a-z0-9]*",
 			 plugin_id);
 		return -EINVAL;
@@ -161,6 +162,16 @@ sv_session_txn(struct sv_session *s, enum sv_txn op, char *err, size_t errlen)
 	if (errlen > 0)
 		err[0] = '\0';
 	s->reason[0] = '\0';
+	if (op != SV_TXN_BEGIN && op != SV_TXN_COMMIT && op != SV_TXN_ROLLBACK) {
+		snprintf(err, errlen, "unknown transaction operation");
+		return -EINVAL;
+	}
+	if ((op == SV_TXN_BEGIN) == (s->plugin_tx != 0)) {
+		snprintf(err, errlen, s->plugin_tx ? "a transaction is already open"
+						   : "no transaction is open");
+		sv_session_set_reason(s, "transaction: %s", err);
+		return -EINVAL;
+	}
 	return s->ops->txn(s, op, err, errlen);
 }
 

@@ -160,6 +160,12 @@ int sv_install(struct sv_db *db, const struct sv_rights *r, FILE *plan, char *er
 int sv_uninstall(struct sv_db *db, const char *id, int keep_data, FILE *plan, char *err,
 		 size_t errlen);
 
+/*
+ * Whether @s is [a-z][a-z0-9]* (with '_' too when @underscores) and at most @max bytes:
+ * the names that may stand in SQL as identifiers (plugin ids, tables, columns, views).
+ */
+int sv_is_plain_name(const char *s, size_t max, int underscores);
+
 /* Whether plugin @id is installed in @db: 1, 0, or -errno with @err set. */
 int sv_is_installed(struct sv_db *db, const char *id, char *err, size_t errlen);
 

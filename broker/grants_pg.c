@@ -8,28 +8,14 @@
  * attach a trigger core would later run. What was granted is recorded in sv_installed,
  * and audit compares the live catalog with that record.
  *
- * Names are checked before they reach SQL: plugin ids are [a-z][a-z0-9]*, table and
- * column names [a-z][a-z0-9_]*, views v_plugin_[a-z0-9_]*; they are quoted anyway.
+ * Names are checked before they reach SQL (sv_install): plugin ids are [a-z][a-z0-9]*,
+ * table and column names [a-z][a-z0-9_]*, views v_plugin_[a-z0-9_]*; quoted anyway.
  */
 #include "broker/pg.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A name made of [a-z0-9_], starting with a letter: safe inside double quotes. */
-static int
-plain_name(const char *s)
-{
-	size_t i;
-
-	if (s[0] < 'a' || s[0] > 'z')
-		return 0;
-	for (i = 1; s[i]; i++)
-		if ((s[i] < 'a' || s[i] > 'z') && (s[i] < '0' || s[i] > '9') && s[i] != '_')
-			return 0;
-	return i <= 63;
-}
 
 /* Runs a catalog query with one text parameter; the rows go to *@out. */
 static int
@@ -103,17 +89,12 @@ views_of(PGconn *core, const struct sv_rights *r, PGresult **out, char *err, siz
 
 	if (r->all_views)
 		want = strdup("*");
-	for (i = 0; !r->all_views && i < r->nviews; i++) {
-		if (!plain_name(r->views[i]) || strncmp(r->views[i], "v_plugin_", 9) != 0) {
-			snprintf(err, errlen, "view %s: a plugin reads only v_plugin_* views",
-				 r->views[i]);
+	for (i = 0; !r->all_views && i < r->nviews; i++)
+		if (list_add(&want, r->views[i]) < 0) {
 			free(want);
-			return -EINVAL;
+			return -ENOMEM;
 		}
-		if (list_add(&want, r->views[i]) < 0)
-			break;
-	}
-	if (!want && (r->all_views || r->nviews > 0))
+	if (!want && r->all_views)
 		return -ENOMEM;
 	if ((ret = catalog(core, sql, want ? want : "", out, err, errlen)) == 0 && !r->all_views &&
 	    (size_t)PQntuples(*out) != r->nviews) {
@@ -216,19 +197,6 @@ sv_pg_plan_install(struct sv_db *base, const struct sv_rights *r, struct sv_sql 
 	int ret, j;
 
 	snprintf(role, sizeof(role), SV_PG_ROLE_PREFIX "%s", r->id);
-	for (i = 0; i < r->ntables; i++) {
-		if (!plain_name(r->tables[i].name)) {
-			snprintf(err, errlen, "table name %s: expected [a-z][a-z0-9_]*",
-				 r->tables[i].name);
-			return -EINVAL;
-		}
-		for (j = 0; j < (int)r->tables[i].ncols; j++)
-			if (!plain_name(r->tables[i].cols[j].name)) {
-				snprintf(err, errlen, "column name %s: expected [a-z][a-z0-9_]*",
-					 r->tables[i].cols[j].name);
-				return -EINVAL;
-			}
-	}
 	if ((ret = views_of(core, r, &vres, err, errlen)) < 0 ||
 	    (ret = tables_of(core, r, &tables, err, errlen)) < 0)
 		goto out;
@@ -355,87 +323,88 @@ sv_pg_apply(struct sv_db *base, const struct sv_sql *q, char *err, size_t errlen
 
 static const char *const audit_sql[] = {
     /* Roles that look like a plugin's but belong to none. */
-    "SELECT r.rolname, 'role exists but no plugin of that id is installed' FROM pg_roles r"
-    " WHERE r.rolname LIKE 'svc\\_plugin\\_%' AND substr(r.rolname, 12) NOT IN"
-    " (SELECT id FROM sv_installed)",
+    ("SELECT r.rolname, 'role exists but no plugin of that id is installed' FROM pg_roles r"
+     " WHERE r.rolname LIKE 'svc\\_plugin\\_%' AND substr(r.rolname, 12) NOT IN"
+     " (SELECT id FROM sv_installed)"),
     /* Installed plugins whose role is gone. */
-    "SELECT '" SV_PG_ROLE_PREFIX "' || i.id, 'installed but the role does not exist'"
-    " FROM sv_installed i WHERE NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname ="
-    " '" SV_PG_ROLE_PREFIX "' || i.id)",
+    ("SELECT '" SV_PG_ROLE_PREFIX "' || i.id, 'installed but the role does not exist'"
+     " FROM sv_installed i WHERE NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname ="
+     " '" SV_PG_ROLE_PREFIX "' || i.id)"),
     /* Role attributes beyond LOGIN NOINHERIT. */
-    INSTALLED "SELECT p.rolname, 'role attribute ' || a FROM p JOIN pg_roles r ON r.oid ="
-	      " p.roid, LATERAL (VALUES ('SUPERUSER', r.rolsuper), ('INHERIT', r.rolinherit),"
-	      " ('CREATEROLE', r.rolcreaterole), ('CREATEDB', r.rolcreatedb), ('REPLICATION',"
-	      " r.rolreplication), ('BYPASSRLS', r.rolbypassrls)) AS x(a, v) WHERE v",
+    (INSTALLED "SELECT p.rolname, 'role attribute ' || a FROM p JOIN pg_roles r ON r.oid ="
+	       " p.roid, LATERAL (VALUES ('SUPERUSER', r.rolsuper), ('INHERIT', r.rolinherit),"
+	       " ('CREATEROLE', r.rolcreaterole), ('CREATEDB', r.rolcreatedb), ('REPLICATION',"
+	       " r.rolreplication), ('BYPASSRLS', r.rolbypassrls)) AS x(a, v) WHERE v"),
     /* Membership in any other role. */
-    INSTALLED "SELECT p.rolname, 'member of role ' || g.rolname FROM p JOIN"
-	      " pg_auth_members m ON m.member = p.roid JOIN pg_roles g ON g.oid = m.roleid",
+    (INSTALLED "SELECT p.rolname, 'member of role ' || g.rolname FROM p JOIN"
+	       " pg_auth_members m ON m.member = p.roid JOIN pg_roles g ON g.oid = m.roleid"),
     /* Privileges on tables and views beyond the declared ones, from any grant. */
-    INSTALLED "SELECT p.rolname, v.priv || ' on ' || n.nspname || '.' || c.relname ||"
-	      " ' (not declared)' FROM p CROSS JOIN pg_class c JOIN pg_namespace n ON n.oid ="
-	      " c.relnamespace CROSS JOIN (VALUES ('SELECT'), ('INSERT'), ('UPDATE'), ('DELETE'),"
-	      " ('TRUNCATE'), ('REFERENCES'), ('TRIGGER')) AS v(priv) WHERE c.relkind IN ('r',"
-	      " 'v', 'm', 'f', 'p') AND " USER_SCHEMAS " AND CASE WHEN v.priv IN ('SELECT',"
-	      " 'INSERT', 'UPDATE', 'REFERENCES') THEN has_any_column_privilege(p.roid, c.oid,"
-	      " v.priv) ELSE has_table_privilege(p.roid, c.oid, v.priv) END AND NOT (n.nspname ="
-	      " 'public' AND ((c.relname = ANY(p.views) AND v.priv = 'SELECT') OR (c.relname ="
-	      " ANY(p.tabs) AND v.priv IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE'))))",
+    (INSTALLED "SELECT p.rolname, v.priv || ' on ' || n.nspname || '.' || c.relname ||"
+	       " ' (not declared)' FROM p CROSS JOIN pg_class c JOIN pg_namespace n ON n.oid ="
+	       " c.relnamespace CROSS JOIN (VALUES ('SELECT'), ('INSERT'), ('UPDATE'), ('DELETE'),"
+	       " ('TRUNCATE'), ('REFERENCES'), ('TRIGGER')) AS v(priv) WHERE c.relkind IN ('r',"
+	       " 'v', 'm', 'f', 'p') AND " USER_SCHEMAS " AND CASE WHEN v.priv IN ('SELECT',"
+	       " 'INSERT', 'UPDATE', 'REFERENCES') THEN has_any_column_privilege(p.roid, c.oid,"
+	       " v.priv) ELSE has_table_privilege(p.roid, c.oid, v.priv) END AND NOT (n.nspname ="
+	       " 'public' AND ((c.relname = ANY(p.views) AND v.priv = 'SELECT') OR (c.relname ="
+	       " ANY(p.tabs) AND v.priv IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE'))))"),
     /* Sequences: none is needed (identity columns need no grant). */
-    INSTALLED "SELECT p.rolname, v.priv || ' on sequence ' || n.nspname || '.' ||"
-	      " c.relname FROM p CROSS JOIN pg_class c JOIN pg_namespace n ON n.oid ="
-	      " c.relnamespace CROSS JOIN (VALUES ('USAGE'), ('SELECT'), ('UPDATE')) AS v(priv)"
-	      " WHERE c.relkind = 'S' AND " USER_SCHEMAS " AND has_sequence_privilege(p.roid,"
-	      " c.oid, v.priv)",
+    (INSTALLED "SELECT p.rolname, v.priv || ' on sequence ' || n.nspname || '.' ||"
+	       " c.relname FROM p CROSS JOIN pg_class c JOIN pg_namespace n ON n.oid ="
+	       " c.relnamespace CROSS JOIN (VALUES ('USAGE'), ('SELECT'), ('UPDATE')) AS v(priv)"
+	       " WHERE c.relkind = 'S' AND " USER_SCHEMAS " AND has_sequence_privilege(p.roid,"
+	       " c.oid, v.priv)"),
     /* CREATE in any schema; USAGE on any schema but public. */
-    INSTALLED
-    "SELECT p.rolname, v.priv || ' on schema ' || n.nspname FROM p CROSS JOIN"
-    " pg_namespace n CROSS JOIN (VALUES ('CREATE'), ('USAGE')) AS v(priv) WHERE " USER_SCHEMAS
-    " AND has_schema_privilege(p.roid, n.oid, v.priv) AND NOT (v.priv ="
-    " 'USAGE' AND n.nspname = 'public')",
+    (INSTALLED
+     "SELECT p.rolname, v.priv || ' on schema ' || n.nspname FROM p CROSS JOIN"
+     " pg_namespace n CROSS JOIN (VALUES ('CREATE'), ('USAGE')) AS v(priv) WHERE " USER_SCHEMAS
+     " AND has_schema_privilege(p.roid, n.oid, v.priv) AND NOT (v.priv ="
+     " 'USAGE' AND n.nspname = 'public')"),
     /* CREATE or TEMP on this database; CONNECT to any other. */
-    INSTALLED "SELECT p.rolname, v.priv || ' on database ' || d.datname FROM p CROSS JOIN"
-	      " pg_database d CROSS JOIN (VALUES ('CREATE'), ('TEMPORARY'), ('CONNECT')) AS"
-	      " v(priv) WHERE has_database_privilege(p.roid, d.oid, v.priv) AND NOT (v.priv ="
-	      " 'CONNECT' AND d.datname = current_database()) AND d.datallowconn",
+    (INSTALLED "SELECT p.rolname, v.priv || ' on database ' || d.datname FROM p CROSS JOIN"
+	       " pg_database d CROSS JOIN (VALUES ('CREATE'), ('TEMPORARY'), ('CONNECT')) AS"
+	       " v(priv) WHERE has_database_privilege(p.roid, d.oid, v.priv) AND NOT (v.priv ="
+	       " 'CONNECT' AND d.datname = current_database()) AND d.datallowconn"),
     /* EXECUTE on any function outside the system schemas. */
-    INSTALLED
-    "SELECT p.rolname, 'EXECUTE on function ' || f.oid::regprocedure::text FROM"
-    " p CROSS JOIN pg_proc f JOIN pg_namespace n ON n.oid = f.pronamespace WHERE " USER_SCHEMAS
-    " AND has_function_privilege(p.roid, f.oid, 'EXECUTE')",
+    (INSTALLED
+     "SELECT p.rolname, 'EXECUTE on function ' || f.oid::regprocedure::text FROM"
+     " p CROSS JOIN pg_proc f JOIN pg_namespace n ON n.oid = f.pronamespace WHERE " USER_SCHEMAS
+     " AND has_function_privilege(p.roid, f.oid, 'EXECUTE')"),
     /* Default privileges that hand future objects to the role or to PUBLIC. */
-    INSTALLED "SELECT p.rolname, 'default privileges of ' || d.defaclrole::regrole::text ||"
-	      " ' grant ' || a.privilege_type || ' on future ' || CASE d.defaclobjtype WHEN 'r'"
-	      " THEN 'tables' WHEN 'S' THEN 'sequences' WHEN 'f' THEN 'functions' WHEN 'T' THEN"
-	      " 'types' ELSE 'schemas' END || ' to ' || CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE"
-	      " p.rolname END FROM p CROSS JOIN pg_default_acl d CROSS JOIN LATERAL"
-	      " aclexplode(d.defaclacl) a WHERE a.grantee IN (0, p.roid) AND d.defaclobjtype <>"
-	      " 'T'",
+    (INSTALLED "SELECT p.rolname, 'default privileges of ' || d.defaclrole::regrole::text ||"
+	       " ' grant ' || a.privilege_type || ' on future ' || CASE d.defaclobjtype WHEN 'r'"
+	       " THEN 'tables' WHEN 'S' THEN 'sequences' WHEN 'f' THEN 'functions' WHEN 'T' THEN"
+	       " 'types' ELSE 'schemas' END || ' to ' || CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE"
+	       " p.rolname END FROM p CROSS JOIN pg_default_acl d CROSS JOIN LATERAL"
+	       " aclexplode(d.defaclacl) a WHERE a.grantee IN (0, p.roid) AND d.defaclobjtype <>"
+	       " 'T'"),
     /* Future functions of the database owner are PUBLIC's unless revoked by default. */
-    INSTALLED "SELECT p.rolname, 'functions the database owner creates later are"
-	      " executable by PUBLIC (run svrun install again, or ALTER DEFAULT PRIVILEGES REVOKE"
-	      " EXECUTE ON FUNCTIONS FROM PUBLIC)' FROM p, pg_database db WHERE db.datname ="
-	      " current_database() AND NOT EXISTS (SELECT FROM pg_default_acl d WHERE"
-	      " d.defaclrole = db.datdba AND d.defaclobjtype = 'f' AND d.defaclnamespace = 0)",
+    (INSTALLED "SELECT p.rolname, 'functions the database owner creates later are"
+	       " executable by PUBLIC (run svrun install again, or ALTER DEFAULT PRIVILEGES REVOKE"
+	       " EXECUTE ON FUNCTIONS FROM PUBLIC)' FROM p, pg_database db WHERE db.datname ="
+	       " current_database() AND NOT EXISTS (SELECT FROM pg_default_acl d WHERE"
+	       " d.defaclrole = db.datdba AND d.defaclobjtype = 'f' AND d.defaclnamespace = 0)"),
     /* Anything the role owns: tables, functions, schemas, types, large objects. */
-    INSTALLED "SELECT p.rolname, 'owns ' || o.what FROM p CROSS JOIN LATERAL (SELECT"
-	      " 'relation ' || c.relname AS what FROM pg_class c WHERE c.relowner = p.roid UNION"
-	      " ALL SELECT 'function ' || f.oid::regprocedure::text FROM pg_proc f WHERE"
-	      " f.proowner = p.roid UNION ALL SELECT 'schema ' || n.nspname FROM pg_namespace n"
-	      " WHERE n.nspowner = p.roid UNION ALL SELECT 'large object ' || l.oid FROM"
-	      " pg_largeobject_metadata l WHERE l.lomowner = p.roid UNION ALL SELECT 'database ' ||"
-	      " d.datname FROM pg_database d WHERE d.datdba = p.roid) AS o",
+    (INSTALLED
+     "SELECT p.rolname, 'owns ' || o.what FROM p CROSS JOIN LATERAL (SELECT"
+     " 'relation ' || c.relname AS what FROM pg_class c WHERE c.relowner = p.roid UNION"
+     " ALL SELECT 'function ' || f.oid::regprocedure::text FROM pg_proc f WHERE"
+     " f.proowner = p.roid UNION ALL SELECT 'schema ' || n.nspname FROM pg_namespace n"
+     " WHERE n.nspowner = p.roid UNION ALL SELECT 'large object ' || l.oid FROM"
+     " pg_largeobject_metadata l WHERE l.lomowner = p.roid UNION ALL SELECT 'database ' ||"
+     " d.datname FROM pg_database d WHERE d.datdba = p.roid) AS o"),
     /* Core hardening: the views owned by core, and projecting no secret column. */
-    "SELECT 'core', 'view ' || c.relname || ' is owned by ' || c.relowner::regrole::text ||"
-    " ', a plugin role' FROM pg_class c WHERE c.relkind = 'v' AND c.relname LIKE"
-    " 'v\\_plugin\\_%' AND c.relowner::regrole::text LIKE 'svc\\_plugin\\_%'",
-    "SELECT DISTINCT 'core', 'view ' || v.relname || ' reads ' || t.relname || '.' ||"
-    " a.attname FROM pg_rewrite w JOIN pg_class v ON v.oid = w.ev_class JOIN pg_depend d"
-    " ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid JOIN pg_class t ON t.oid"
-    " = d.refobjid JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum ="
-    " d.refobjsubid WHERE v.relname LIKE 'v\\_plugin\\_%' AND ((t.relname = 'users' AND"
-    " a.attname IN ('email', 'password_hash')) OR t.relname IN ('config', 'sv_installed'))",
-    "SELECT 'core', 'PUBLIC may CREATE in schema public' WHERE"
-    " has_schema_privilege('public', 'public', 'CREATE')",
+    ("SELECT 'core', 'view ' || c.relname || ' is owned by ' || c.relowner::regrole::text ||"
+     " ', a plugin role' FROM pg_class c WHERE c.relkind = 'v' AND c.relname LIKE"
+     " 'v\\_plugin\\_%' AND c.relowner::regrole::text LIKE 'svc\\_plugin\\_%'"),
+    ("SELECT DISTINCT 'core', 'view ' || v.relname || ' reads ' || t.relname || '.' ||"
+     " a.attname FROM pg_rewrite w JOIN pg_class v ON v.oid = w.ev_class JOIN pg_depend d"
+     " ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid JOIN pg_class t ON t.oid"
+     " = d.refobjid JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum ="
+     " d.refobjsubid WHERE v.relname LIKE 'v\\_plugin\\_%' AND ((t.relname = 'users' AND"
+     " a.attname IN ('email', 'password_hash')) OR t.relname IN ('config', 'sv_installed'))"),
+    ("SELECT 'core', 'PUBLIC may CREATE in schema public' WHERE"
+     " has_schema_privilege('public', 'public', 'CREATE')"),
 };
 
 int

@@ -97,6 +97,41 @@ print_or_apply(struct sv_db *db, const struct sv_sql *q, FILE *plan, char *err, 
 	return 0;
 }
 
+/*
+ * Checks every name @r would put into SQL, whoever built it: they are written into
+ * statements as quoted identifiers, which is safe only for plain names.
+ */
+static int
+check_names(const struct sv_rights *r, char *err, size_t errlen)
+{
+	size_t i, j;
+
+	if (!sv_is_plain_name(r->id, 64, 0)) {
+		snprintf(err, errlen, "plugin id %s: expected [a-z][a-z0-9]*", r->id);
+		return -EINVAL;
+	}
+	for (i = 0; i < r->nviews; i++)
+		if (!sv_is_plain_name(r->views[i], 63, 1) || strncmp(r->views[i], "v_plugin_", 9)) {
+			snprintf(err, errlen, "view %s: a plugin reads only v_plugin_* views",
+				 r->views[i]);
+			return -EINVAL;
+		}
+	for (i = 0; i < r->ntables; i++) {
+		if (!sv_is_plain_name(r->tables[i].name, 63, 1)) {
+			snprintf(err, errlen, "table name %s: expected [a-z][a-z0-9_]*",
+				 r->tables[i].name);
+			return -EINVAL;
+		}
+		for (j = 0; j < r->tables[i].ncols; j++)
+			if (!sv_is_plain_name(r->tables[i].cols[j].name, 63, 1)) {
+				snprintf(err, errlen, "column name %s: expected [a-z][a-z0-9_]*",
+					 r->tables[i].cols[j].name);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
 int
 sv_install(struct sv_db *db, const struct sv_rights *r, FILE *plan, char *err, size_t errlen)
 {
@@ -105,7 +140,8 @@ sv_install(struct sv_db *db, const struct sv_rights *r, FILE *plan, char *err, s
 
 	if (errlen > 0)
 		err[0] = '\0';
-	if ((ret = db->ops->plan_install(db, r, &q, err, errlen)) == 0)
+	if ((ret = check_names(r, err, errlen)) == 0 &&
+	    (ret = db->ops->plan_install(db, r, &q, err, errlen)) == 0)
 		ret = print_or_apply(db, &q, plan, err, errlen);
 	if (ret == -ENOMEM && err[0] == '\0')
 		snprintf(err, errlen, "out of memory");
@@ -121,6 +157,10 @@ sv_uninstall(struct sv_db *db, const char *id, int keep_data, FILE *plan, char *
 
 	if (errlen > 0)
 		err[0] = '\0';
+	if (!sv_is_plain_name(id, 64, 0)) {
+		snprintf(err, errlen, "plugin id %s: expected [a-z][a-z0-9]*", id);
+		return -EINVAL;
+	}
 	if ((ret = db->ops->plan_uninstall(db, id, keep_data, &q, err, errlen)) == 0)
 		ret = print_or_apply(db, &q, plan, err, errlen);
 	if (ret == -ENOMEM && err[0] == '\0')
@@ -142,5 +182,9 @@ sv_is_installed(struct sv_db *db, const char *id, char *err, size_t errlen)
 {
 	if (errlen > 0)
 		err[0] = '\0';
+	if (!sv_is_plain_name(id, 64, 0)) {
+		snprintf(err, errlen, "plugin id %s: expected [a-z][a-z0-9]*", id);
+		return -EINVAL;
+	}
 	return db->ops->is_installed(db, id, err, errlen);
 }

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -98,5 +99,8 @@ int sv_parse_long(const char *s, long min, long max, long *out);
  * drive the operator's terminal. Returns 0 or -errno.
  */
 int sv_print_tagged(int fd, const char *id, const char *text, size_t len);
+
+/* The current CLOCK_MONOTONIC time in nanoseconds: the clock every deadline is in. */
+uint64_t sv_now_ns(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *progname = "svrun";
 
@@ -211,4 +212,13 @@ sv_print_tagged(int fd, const char *id, const char *text, size_t len)
 	r = sv_write_full(fd, line, (size_t)(p - line));
 	free(line);
 	return r;
+}
+
+uint64_t
+sv_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

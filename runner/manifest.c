@@ -38,20 +38,6 @@ static const struct {
     {"text", SV_COL_TEXT}, {"boolean", SV_COL_BOOLEAN}, {"timestamp", SV_COL_TIMESTAMP},
 };
 
-/* A name of [a-z][a-z0-9_]*, at most @max bytes: safe as an SQL identifier. */
-static int
-plain_name(const char *s, size_t max)
-{
-	size_t i;
-
-	if (s[0] < 'a' || s[0] > 'z')
-		return 0;
-	for (i = 1; s[i]; i++)
-		if ((s[i] < 'a' || s[i] > 'z') && (s[i] < '0' || s[i] > '9') && s[i] != '_')
-			return 0;
-	return i <= max;
-}
-
 /* Records the first field error; returns 0 so inih notes the line. */
 static int SV_PRINTF(4, 5)
     field_error(struct parse *p, const char *section, const char *name, const char *fmt, ...)
@@ -78,7 +64,7 @@ add_views(struct parse *p, const char *value)
 
 	for (word = ok ? strtok_r(copy, " \t,", &save) : NULL; ok && word;
 	     word = strtok_r(NULL, " \t,", &save)) {
-		if (strncmp(word, "v_plugin_", 9) != 0 || !plain_name(word, 63)) {
+		if (strncmp(word, "v_plugin_", 9) != 0 || !sv_is_plain_name(word, 63, 1)) {
 			ok = -1;
 			break;
 		}
@@ -105,7 +91,7 @@ plugin_key(struct parse *p, const char *name, const char *value)
 	if (strcmp(name, "id") == 0) {
 		if (p->seen_id++)
 			return field_error(p, "plugin", name, "given twice");
-		if (!plain_name(value, 64) || strchr(value, '_'))
+		if (!sv_is_plain_name(value, 64, 0))
 			return field_error(p, "plugin", name,
 					   "\"%s\" is not an id: expected [a-z][a-z0-9]*", value);
 		snprintf(p->m->rights.id, sizeof(p->m->rights.id), "%s", value);
@@ -189,10 +175,10 @@ table_key(struct parse *p, const char *section, const char *name, const char *va
 	snprintf(table, sizeof(table), "plugin_%s_%s", r->id, section + 6);
 	if (!p->seen_id)
 		return field_error(p, section, name, "[plugin] id must come first");
-	if (!plain_name(section + 6, 40))
+	if (!sv_is_plain_name(section + 6, 40, 1))
 		return field_error(p, section, name, "table name \"%s\": expected [a-z][a-z0-9_]*",
 				   section + 6);
-	if (!plain_name(name, 63))
+	if (!sv_is_plain_name(name, 63, 1))
 		return field_error(p, section, name,
 				   "column name \"%s\": expected "
 				   "[a-z][a-z0-9_]*",

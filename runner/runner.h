@@ -186,7 +186,5 @@ struct sv_supervision {
  */
 int sv_supervise(struct sv_child *c, const struct sv_supervision *s);
 
-/* The current CLOCK_MONOTONIC time in nanoseconds. */
-uint64_t sv_now_ns(void);
 
 #endif

@@ -22,15 +22,6 @@
 #include "common/common.h"
 #include "runner/runner.h"
 
-uint64_t
-sv_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* In the new child: wait for the broker's go, wire the descriptors, execute the helper. */
 static SV_NORETURN void
 exec_helper(const struct sv_spawn_args *a, int chan, int out, int err, int go, const char *mode)
