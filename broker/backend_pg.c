@@ -595,8 +595,8 @@ map_error(struct pg_session *s, const PGresult *res, char *err, size_t errlen)
 		state = "";
 	/* Refused, or naming what the role cannot see: the same word either way. */
 	if (strcmp(state, "42501") == 0 || strcmp(state, "42P01") == 0 ||
-	    strcmp(state, "42883") == 0 || strcmp(state, "3F000") == 0 ||
-	    strcmp(state, "42704") == 0) {
+	    strcmp(state, "25006") == 0 || strcmp(state, "42883") == 0 ||
+	    strcmp(state, "3F000") == 0 || strcmp(state, "42704") == 0) {
 		snprintf(err, errlen, "not permitted: %s", primary);
 		return -EACCES;
 	}
@@ -738,11 +738,32 @@ check_kind(const char *sql, char *err, size_t errlen)
 			     errlen);
 }
 
+/* Statement kinds that cannot write rows: they run as a read-only transaction. */
+static int
+is_read(const char *sql)
+{
+	static const char *const reads[] = {"SELECT", "VALUES", "TABLE"};
+	char word[64];
+
+	return sv_check_kind(sql, reads, sizeof(reads) / sizeof(reads[0]), word, sizeof(word)) == 0;
+}
+
+/* What opens the statement's transaction: see pg_query(). */
+static const char *
+begin_of(const struct pg_session *s, int read_only)
+{
+	if (read_only)
+		return "BEGIN READ ONLY";
+	return s->base.plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN";
+}
+
 /*
- * One plugin statement, in one round trip: BEGIN (or a savepoint inside the plugin's
- * transaction) and the statement go down as one pipeline; then the broker commits or
- * rolls back, so a statement that fails, overruns or changes a fixed setting leaves
- * nothing behind.
+ * One plugin statement. A read outside the plugin's transaction is one round trip:
+ * BEGIN READ ONLY, the statement and COMMIT go down as one pipeline, and the server
+ * itself refuses any write in it (nextval, lo_create, a write hidden in a function).
+ * Anything else is two: BEGIN (or a savepoint inside the plugin's transaction) with the
+ * statement, then the broker commits or rolls back, so a statement that fails, overruns
+ * or changes a fixed setting leaves nothing behind.
  */
 static int
 pg_query(struct sv_session *base, const char *sql, size_t nparams, const char *const *params,
@@ -751,7 +772,7 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const char *c
 	struct pg_session *s = (struct pg_session *)base;
 	PGresult *res = NULL;
 	const char *setting;
-	int r, started = 0, sent = 0;
+	int r, started = 0, sent = 0, read_only;
 
 	s->timed_out = 0;
 	if (s->broken) {
@@ -780,10 +801,13 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const char *c
 		return map_error(s, NULL, err, errlen);
 	}
 	/* One statement only: the extended protocol refuses "a; b" in the server itself. */
-	sent = PQsendQueryParams(s->conn, s->base.plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN", 0,
-				 NULL, NULL, NULL, NULL, 0) == 1 &&
-	       PQsendQueryParams(s->conn, sql, (int)nparams, NULL, params, NULL, NULL, 0) == 1 &&
-	       PQpipelineSync(s->conn) == 1;
+	read_only = !s->base.plugin_tx && is_read(sql);
+	sent =
+	    PQsendQueryParams(s->conn, begin_of(s, read_only), 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+	    PQsendQueryParams(s->conn, sql, (int)nparams, NULL, params, NULL, NULL, 0) == 1 &&
+	    (!read_only ||
+	     PQsendQueryParams(s->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1) &&
+	    PQpipelineSync(s->conn) == 1;
 	if (!sent) {
 		r = map_error(s, NULL, err, errlen);
 		goto out;
@@ -824,9 +848,15 @@ end:
 				      setting);
 		r = -EACCES;
 	}
+	/* A read committed in its pipeline; one that failed half-way is still open. */
+	if (read_only)
+		started = !s->broken && PQtransactionStatus(s->conn) != PQTRANS_IDLE;
 	if (started && !s->broken && finish_statement(s, r == 0) < 0 && r == 0)
 		r = map_error(s, NULL, err, errlen);
-	/* A rolled back SET is undone; if it is not, nothing more runs on this session. */
+	/* A read commits what set_config() did: put the connection's values back. */
+	if (!s->broken && read_only && changed_setting(s) != NULL)
+		PQclear(PQexec(s->conn, "RESET ALL"));
+	/* A SET that could not be undone ends the session: nothing more runs on it. */
 	if (changed_setting(s) != NULL)
 		s->broken = 1;
 out:

@@ -3,12 +3,12 @@
  * "statements" (the default) runs each attack and logs "refused[label]: why" or
  * "ALLOWED[label]: rows", and each positive control as "ok[label]: first cell" or
  * "failed[label]: why"; it returns the number of attacks allowed. Some attacks are
- * written behind a nested comment ("/" "* /" "* *" "/ SELECT *" "/ ..."): the broker's
- * first-word check reads SELECT, PostgreSQL reads what follows, so only the database
- * itself can refuse them. Mode "sleep" turns the statement timeout off and sleeps; mode
- * "hold" keeps a transaction open over a core table's view and then spins: both must
- * end at svrun's deadline. Mode "cut" sleeps in short statements until its connection
- * is cut from outside, then tries once more: both failures must be clean.
+ * written behind a nested comment (HIDDEN): the broker's first-word check reads INSERT,
+ * which it lets through as a write, in a read-write transaction; PostgreSQL reads what
+ * follows, so only the database's own privileges can refuse them. Mode "sleep" turns the statement
+ * timeout off and sleeps; mode "hold" keeps a transaction open over a core table's view and then
+ * spins: both must end at svrun's deadline. Mode "cut" sleeps in short statements until its
+ * connection is cut from outside, then tries once more: both failures must be clean.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -16,7 +16,7 @@
 
 #include <sovereign/plugin.h>
 
-#define HIDDEN "/* /* */ SELECT */ "
+#define HIDDEN "/* /* */ INSERT */ "
 
 static const struct {
 	const char *label;
