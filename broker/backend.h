@@ -63,6 +63,8 @@ struct sv_backend_ops {
 	/* Same contract as sv_session_query(); @out is already zeroed. */
 	int (*query)(struct sv_session *s, const char *sql, size_t nparams,
 		     const char *const *params, struct sv_rows *out, char *err, size_t errlen);
+	/* Same contract as sv_session_batch(); NULL when a backend has nothing to save. */
+	void (*batch)(struct sv_session *s, int on);
 	/* Same contract as sv_session_txn(); @op is valid for s->plugin_tx, checked. */
 	int (*txn)(struct sv_session *s, enum sv_txn op, char *err, size_t errlen);
 	/* Appends to @q the statements that install @r; runs nothing. */

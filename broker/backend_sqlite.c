@@ -3,9 +3,16 @@
  * second connection to the same file that runs the plugin's statements under the
  * authorizer of authz.c, hardened with sqlite3_db_config() and tight sqlite3_limit()s.
  *
- * Each plugin statement runs inside a transaction the broker opens and closes, so a
- * statement that fails half-way, is interrupted or gives too large a result changes
- * nothing, and a plugin never holds a lock between two requests.
+ * Each plugin statement that writes runs inside a transaction the broker opens and
+ * closes, so a statement that fails half-way, is interrupted or gives too large a result
+ * changes nothing, and a plugin never holds a lock between two requests; a read is one
+ * statement in autocommit, atomic by itself. In a pipelined run, consecutive reads share
+ * one read transaction, which ends before any write and at the end of the run.
+ *
+ * A statement that passed every check stays compiled in a small per-plugin cache keyed
+ * by its exact text: the authorizer decides at compile time and nothing it decides on
+ * changes during a session, and SQLite recompiles (asking the authorizer again) when
+ * core's schema changes under a cached statement.
  */
 #include "broker/backend.h"
 #include "broker/internal.h"
@@ -23,6 +30,15 @@
 #define BUSY_TIMEOUT_MS 2000
 /* Virtual machine steps between two looks at the clock. */
 #define PROGRESS_STEPS 1000
+/* Compiled statements kept per plugin; the least recently used one makes room. */
+#define STATEMENT_CACHE 32
+
+/* A plugin statement that passed every check, kept compiled for its next request. */
+struct cached {
+	char *sql;
+	sqlite3_stmt *st;
+	uint64_t used;	/* the session's request count when last used */
+};
 
 struct sqlite_session {
 	struct sv_session base;
@@ -33,6 +49,10 @@ struct sqlite_session {
 	int trusted;	 /* running the broker's own BEGIN/COMMIT/ROLLBACK */
 	sqlite3 *shadow; /* in memory: only the objects the plugin may see */
 	char *granted;	 /* views granted at install; NULL: never installed, all */
+	struct cached cache[STATEMENT_CACHE];
+	uint64_t requests;
+	int batch;	/* serving a pipelined run (sv_session_batch) */
+	int batch_tx;	/* the run's read transaction is open */
 };
 
 /* A relative path gets "./" so SQLite never reads "file:..." as a URI with options. */
@@ -279,6 +299,10 @@ sqlite_session_close(struct sv_session *base)
 
 	if (!s)
 		return;
+	for (size_t i = 0; i < STATEMENT_CACHE; i++) {
+		sqlite3_finalize(s->cache[i].st);
+		free(s->cache[i].sql);
+	}
 	/* sqlite3_close() rolls back an open transaction; the authorizer goes after it. */
 	sqlite3_close(s->conn);
 	sqlite3_close(s->shadow);
@@ -609,37 +633,55 @@ out:
 	return r;
 }
 
-/* One plugin statement: checked, compiled under the authorizer, run in a transaction. */
-static int
-sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
-	     const char *const *params, struct sv_rows *out, char *err, size_t errlen)
+/* The cached statement compiled from exactly @sql, or NULL. */
+static struct cached *
+cache_find(struct sqlite_session *s, const char *sql)
 {
-	struct sqlite_session *s = (struct sqlite_session *)base;
+	for (size_t i = 0; i < STATEMENT_CACHE; i++)
+		if (s->cache[i].st && strcmp(s->cache[i].sql, sql) == 0)
+			return &s->cache[i];
+	return NULL;
+}
+
+/* Keeps @st, compiled from @sql, in the cache slot used least recently; NULL if no memory. */
+static struct cached *
+cache_add(struct sqlite_session *s, const char *sql, sqlite3_stmt *st)
+{
+	struct cached *c = &s->cache[0];
+	char *copy;
+
+	if ((copy = strdup(sql)) == NULL)
+		return NULL;
+	for (size_t i = 1; i < STATEMENT_CACHE && c->st; i++)
+		if (!s->cache[i].st || s->cache[i].used < c->used)
+			c = &s->cache[i];
+	sqlite3_finalize(c->st);
+	free(c->sql);
+	c->sql = copy;
+	c->st = st;
+	return c;
+}
+
+/*
+ * Checks and compiles one plugin statement: its size and kind, then against the shadow
+ * schema so errors reveal nothing, then under the authorizer. Returns 0 with *@out.
+ */
+static int
+compile(struct sqlite_session *s, const char *sql, sqlite3_stmt **out, char *err,
+	size_t errlen)
+{
 	sqlite3_stmt *st = NULL;
 	const char *tail = NULL;
-	int in_tx = 0, r, rc;
+	int r, rc;
 
-	s->timed_out = 0;
-	sv_authz_begin(s->authz);
-	if (strlen(sql) > base->lim.sql_bytes || nparams > base->lim.params) {
-		snprintf(err, errlen, "the statement exceeds the session's limits (%zu bytes, %zu "
-			 "parameters)", base->lim.sql_bytes, base->lim.params);
-		r = -EINVAL;
-		goto out;
-	}
+	*out = NULL;
 	/* First, so statements the authorizer never hears of (VACUUM) are refused too. */
 	if ((r = sv_authz_check_kind(sql, err, errlen)) < 0) {
-		sv_session_set_reason(base, "statement kind refused: %s", err);
-		goto out;
+		sv_session_set_reason(&s->base, "statement kind refused: %s", err);
+		return r;
 	}
-	if (s->deadline_ns && sv_now_ns() >= s->deadline_ns) {
-		s->timed_out = 1;
-		r = map_error(s, SQLITE_INTERRUPT, err, errlen);
-		goto out;
-	}
-	/* First against what the plugin may see, so errors reveal nothing else. */
 	if ((r = check_shadow(s, sql, err, errlen)) < 0)
-		goto out;
+		return r;
 	rc = sqlite3_prepare_v2(s->conn, sql, -1, &st, &tail);
 	if (rc != SQLITE_OK || sv_authz_denied(s->authz)) {
 		r = map_error(s, rc, err, errlen);
@@ -648,32 +690,112 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 	/* A tail is refused, not dropped: "SELECT 1; DROP ..." must not half-run. */
 	if (!st || !sv_authz_is_blank(tail)) {
 		snprintf(err, errlen, st ? "only one statement per request" : "no statement");
-		sv_session_set_reason(base, "statement count: %s", err);
+		sv_session_set_reason(&s->base, "statement count: %s", err);
 		r = -EINVAL;
 		goto out;
 	}
+	*out = st;
+	st = NULL;	/* transferred */
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Ends the read transaction a pipelined run opened, releasing its shared lock. */
+static void
+end_batch_tx(struct sqlite_session *s)
+{
+	if (!s->batch_tx)
+		return;
+	s->batch_tx = 0;
+	/* A read-only transaction has nothing to lose: ROLLBACK cannot fail to release. */
+	if (!sqlite3_get_autocommit(s->conn))
+		exec_trusted(s, "ROLLBACK");
+}
+
+/*
+ * Begins the statement's transaction: a savepoint inside the plugin's, none for a read
+ * (in a pipelined run, the run's shared read transaction), BEGIN for a write.
+ */
+static int
+open_statement_tx(struct sqlite_session *s, sqlite3_stmt *st, int *in_tx)
+{
+	int rc;
+
+	*in_tx = 0;
+	if (!s->base.plugin_tx && sqlite3_stmt_readonly(st)) {
+		if (!s->batch || s->batch_tx)
+			return SQLITE_OK;
+		rc = exec_trusted(s, "BEGIN");
+		s->batch_tx = rc == SQLITE_OK;
+		return rc;
+	}
+	end_batch_tx(s);
+	rc = exec_trusted(s, s->base.plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN");
+	*in_tx = rc == SQLITE_OK;
+	return rc;
+}
+
+/* One plugin statement: checked and compiled (or taken from the cache), then run. */
+static int
+sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
+	     const char *const *params, struct sv_rows *out, char *err, size_t errlen)
+{
+	struct sqlite_session *s = (struct sqlite_session *)base;
+	struct cached *c = NULL;
+	sqlite3_stmt *st = NULL;
+	int in_tx = 0, r, rc;
+
+	s->timed_out = 0;
+	s->requests++;
+	sv_authz_begin(s->authz);
+	if (strlen(sql) > base->lim.sql_bytes || nparams > base->lim.params) {
+		snprintf(err, errlen, "the statement exceeds the session's limits (%zu bytes, %zu "
+			 "parameters)", base->lim.sql_bytes, base->lim.params);
+		r = -EINVAL;
+		goto out;
+	}
+	if (s->deadline_ns && sv_now_ns() >= s->deadline_ns) {
+		s->timed_out = 1;
+		r = map_error(s, SQLITE_INTERRUPT, err, errlen);
+		goto out;
+	}
+	if ((c = cache_find(s, sql)) == NULL) {
+		if ((r = compile(s, sql, &st, err, errlen)) < 0)
+			goto out;
+		/* Without memory for the cache the statement still runs, compiled anew next time. */
+		if ((c = cache_add(s, sql, st)) != NULL)
+			st = NULL;	/* owned by the cache */
+	}
+	if (c != NULL) {
+		c->used = s->requests;
+		st = c->st;
+	}
 	if ((r = bind_params(s, st, nparams, params, err, errlen)) < 0)
 		goto out;
-	/* Inside the plugin's transaction a savepoint keeps each statement atomic. */
-	if ((rc = exec_trusted(s, s->base.plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN")) !=
-	    SQLITE_OK) {
+	if ((rc = open_statement_tx(s, st, &in_tx)) != SQLITE_OK) {
 		r = map_error(s, rc, err, errlen);
 		goto out;
 	}
-	in_tx = 1;
 	if ((r = collect(s, st, out, err, errlen)) < 0)
 		goto out;
-	sqlite3_finalize(st);
-	st = NULL;
-	if ((rc = exec_trusted(s, s->base.plugin_tx ? "RELEASE sv_statement" : "COMMIT")) !=
-	    SQLITE_OK) {
+	/* Reset before COMMIT, which would otherwise wait for this statement to end. */
+	sqlite3_reset(st);
+	if (in_tx && (rc = exec_trusted(s, s->base.plugin_tx ? "RELEASE sv_statement"
+							    : "COMMIT")) != SQLITE_OK) {
 		r = map_error(s, rc, err, errlen);
 		goto out;
 	}
 	in_tx = 0;
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	if (c != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	} else {
+		sqlite3_finalize(st);
+	}
 	/* An interrupted write may already have rolled the transaction back itself. */
 	if (in_tx && !sqlite3_get_autocommit(s->conn)) {
 		if (s->base.plugin_tx) {
@@ -686,9 +808,22 @@ out:
 	/* Should SQLite have ended the whole transaction itself, the plugin's is gone. */
 	if (s->base.plugin_tx && sqlite3_get_autocommit(s->conn))
 		s->base.plugin_tx = 0;
+	if (s->batch_tx && sqlite3_get_autocommit(s->conn))
+		s->batch_tx = 0;
 	if (r < 0)
 		sv_rows_clear(out);
 	return r;
+}
+
+/* Starts or ends a pipelined run; its reads then share one read transaction. */
+static void
+sqlite_batch(struct sv_session *base, int on)
+{
+	struct sqlite_session *s = (struct sqlite_session *)base;
+
+	s->batch = on;
+	if (!on)
+		end_batch_tx(s);
 }
 
 /* The plugin's own transaction: the broker issues the statements, the plugin cannot. */
@@ -701,6 +836,7 @@ sqlite_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
 	int rc;
 
 	s->timed_out = 0;
+	end_batch_tx(s);
 	if ((rc = exec_trusted(s, sql[op])) != SQLITE_OK) {
 		/* A failed COMMIT leaves the transaction open: roll it back, report it. */
 		if (!sqlite3_get_autocommit(s->conn))
@@ -722,6 +858,7 @@ const struct sv_backend_ops sv_backend_sqlite = {
 	.session_close = sqlite_session_close,
 	.set_deadline = sqlite_set_deadline,
 	.query = sqlite_query,
+	.batch = sqlite_batch,
 	.txn = sqlite_txn,
 	.plan_install = sv_sqlite_plan_install,
 	.plan_uninstall = sv_sqlite_plan_uninstall,

@@ -156,6 +156,13 @@ sv_session_query(struct sv_session *s, const char *sql, size_t nparams,
 	return s->ops->query(s, sql, nparams, params, out, err, errlen);
 }
 
+void
+sv_session_batch(struct sv_session *s, int on)
+{
+	if (s->ops->batch)
+		s->ops->batch(s, on);
+}
+
 int
 sv_session_txn(struct sv_session *s, enum sv_txn op, char *err, size_t errlen)
 {

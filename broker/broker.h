@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "proto/frame.h"
+
 struct sv_db;
 struct sv_session;
 
@@ -90,6 +92,14 @@ void sv_session_set_deadline(struct sv_session *s, uint64_t deadline_ns);
  */
 int sv_session_query(struct sv_session *s, const char *sql, size_t nparams,
 		     const char *const *params, struct sv_rows *out, char *err, size_t errlen);
+
+/*
+ * Marks the start (@on) and the end of a pipelined run of requests on @s. Inside a run a
+ * backend may serve consecutive reads from one snapshot, paying for a read transaction
+ * once instead of once per read; a write still commits before it is answered, and the
+ * end of the run releases every lock. Backends without such a saving ignore it.
+ */
+void sv_session_batch(struct sv_session *s, int on);
 
 /* What a plugin asks of its transaction. */
 enum sv_txn { SV_TXN_BEGIN = 1, SV_TXN_COMMIT = 2, SV_TXN_ROLLBACK = 3 };
@@ -184,6 +194,7 @@ struct sv_peer {
 	const char *plugin_id;
 	struct sv_session *session;
 	int fd;			/* the channel, for answers */
+	struct sv_outbox out;	/* answers not yet written: see sv_peer_flush() */
 	int hello_seen;		/* the handshake came, exactly once, first */
 	unsigned long requests;	/* queries answered so far */
 	unsigned long max_requests;
@@ -195,12 +206,22 @@ struct sv_peer {
 };
 
 /*
- * Decodes one frame from @p and answers it on p->fd: a query runs in p->session, a log
- * line is printed on stderr tagged with the plugin id. Returns 0; -EPROTO with the
- * reason in @why when the frame is malformed, unexpected, or over a limit (the caller
- * ends that plugin, nothing else); or -errno when the answer cannot be written.
+ * Decodes one frame from @p and answers it: a query runs in p->session, a log line is
+ * printed on stderr tagged with the plugin id. Answers queue in p->out, written once it
+ * holds SV_OUTBOX_FLUSH bytes or at sv_peer_flush(). Returns 0; -EPROTO with the reason
+ * in @why when the frame is malformed, unexpected, or over a limit (the caller ends that
+ * plugin, nothing else); or -errno when an answer cannot be made or written.
  */
 int sv_dispatch_frame(struct sv_peer *p, const uint8_t *payload, size_t len, char *why,
 		      size_t whylen);
+
+/*
+ * Writes the answers queued in p->out to p->fd; called when no further whole frame is at
+ * hand, so a pipelined run of answers leaves in one write. Returns 0 or -errno.
+ */
+int sv_peer_flush(struct sv_peer *p);
+
+/* Frees what @p holds (its queued answers); the session and fd are the caller's. */
+void sv_peer_release(struct sv_peer *p);
 
 #endif

@@ -73,13 +73,29 @@ handle_log(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_
 	return 0;
 }
 
-/* Sends @msg to the plugin as the answer to request @id. */
+/* Queues @msg as the answer to request @id, writing the queue once it is large. */
 static int
 answer(struct sv_peer *p, uint64_t id, Sovereign__BrokerMessage *msg)
 {
+	int r;
+
 	msg->has_id = 1;
 	msg->id = id;
-	return sv_frame_send(p->fd, &msg->base);
+	if ((r = sv_outbox_add(&p->out, &msg->base)) < 0)
+		return r;
+	return p->out.len >= SV_OUTBOX_FLUSH ? sv_peer_flush(p) : 0;
+}
+
+int
+sv_peer_flush(struct sv_peer *p)
+{
+	return sv_outbox_flush(&p->out, p->fd);
+}
+
+void
+sv_peer_release(struct sv_peer *p)
+{
+	sv_outbox_release(&p->out);
 }
 
 /* Sends a refusal or an error to the plugin. */

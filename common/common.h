@@ -29,6 +29,13 @@
 /* The descriptor number of the broker channel inside the sandboxed child. */
 #define SV_CHANNEL_FD 3
 
+/*
+ * How long each side of the channel polls for the other's next frame before it sleeps.
+ * An answer usually comes within a few microseconds, while waking a sleeping process on
+ * another CPU costs tens of them on a VM; past this, waiting blocks and costs no CPU.
+ */
+#define SV_SPIN_NS 50000u
+
 #define SV_NORETURN __attribute__((noreturn))
 #define SV_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
@@ -55,12 +62,6 @@ SV_NORETURN void sv_pdie(const char *fmt, ...) SV_PRINTF(1, 2);
 
 /* Same as sv_die() with a chosen exit status. */
 SV_NORETURN void sv_die_status(int status, const char *fmt, ...) SV_PRINTF(2, 3);
-
-/*
- * Reads exactly @len bytes, retrying on EINTR and short reads. Returns 0, -EPIPE on
- * end of file before @len bytes, or -errno.
- */
-int sv_read_full(int fd, void *buf, size_t len);
 
 /* Writes exactly @len bytes, retrying on EINTR and short writes. Returns 0 or -errno. */
 int sv_write_full(int fd, const void *buf, size_t len);
@@ -102,5 +103,11 @@ int sv_print_tagged(int fd, const char *id, const char *text, size_t len);
 
 /* The current CLOCK_MONOTONIC time in nanoseconds: the clock every deadline is in. */
 uint64_t sv_now_ns(void);
+
+/*
+ * Whether spinning for the peer (SV_SPIN_NS) can pay: only when this process may run on
+ * more than one CPU. On one CPU a spinner only delays the peer it waits for.
+ */
+int sv_spin_pays(void);
 
 #endif

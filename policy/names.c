@@ -106,6 +106,12 @@ static const struct name sighow[] = {
 	C(SIG_BLOCK), C(SIG_UNBLOCK), C(SIG_SETMASK),
 };
 
+static const struct name msg_flags[] = {
+	C(MSG_OOB), C(MSG_PEEK), C(MSG_DONTROUTE), C(MSG_CTRUNC), C(MSG_TRUNC), C(MSG_DONTWAIT),
+	C(MSG_EOR), C(MSG_WAITALL), C(MSG_NOSIGNAL), C(MSG_MORE), C(MSG_ERRQUEUE),
+	C(MSG_CMSG_CLOEXEC), C(MSG_ZEROCOPY),
+};
+
 static const struct name fcntl_cmd[] = {
 	C(F_DUPFD), C(F_GETFD), C(F_SETFD), C(F_GETFL), C(F_SETFL), C(F_GETLK), C(F_SETLK),
 	C(F_SETLKW), C(F_SETOWN), C(F_GETOWN), C(F_SETSIG), C(F_GETSIG), C(F_SETOWN_EX),
@@ -160,7 +166,8 @@ static const struct family {
 } families[] = {
 	{ prot, N(prot) }, { map, N(map) }, { oflags, N(oflags) }, { accmode, N(accmode) },
 	{ af, N(af) }, { sock, N(sock) }, { clone_flags, N(clone_flags) }, { futex, N(futex) },
-	{ sig, N(sig) }, { sighow, N(sighow) }, { fcntl_cmd, N(fcntl_cmd) }, { madv, N(madv) },
+	{ sig, N(sig) }, { sighow, N(sighow) }, { msg_flags, N(msg_flags) },
+	{ fcntl_cmd, N(fcntl_cmd) }, { madv, N(madv) },
 	{ prctl_opt, N(prctl_opt) }, { clock_id, N(clock_id) }, { at, N(at) },
 	{ misc, N(misc) },
 };

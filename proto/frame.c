@@ -11,64 +11,68 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/common.h"
 
 int
-sv_frame_send(int fd, const ProtobufCMessage *msg)
+sv_outbox_add(struct sv_outbox *o, const ProtobufCMessage *msg)
 {
-	size_t size = protobuf_c_message_get_packed_size(msg);
-	uint8_t *buf = NULL;
+	size_t size = protobuf_c_message_get_packed_size(msg), cap;
+	uint8_t *nb;
 	uint32_t be;
-	int r;
 
-	if (size > SV_FRAME_MAX) {
-		r = -EMSGSIZE;
-		goto out;
-	}
-	if ((buf = malloc(SV_FRAME_HEADER + size)) == NULL) {
-		r = -ENOMEM;
-		goto out;
+	if (size > SV_FRAME_MAX)
+		return -EMSGSIZE;
+	if (o->cap - o->len < SV_FRAME_HEADER + size) {
+		cap = o->len + SV_FRAME_HEADER + size;
+		if (cap < 2 * o->cap)
+			cap = 2 * o->cap;
+		if ((nb = realloc(o->buf, cap)) == NULL)
+			return -ENOMEM;
+		o->buf = nb;
+		o->cap = cap;
 	}
 	be = htobe32((uint32_t)size);
-	memcpy(buf, &be, SV_FRAME_HEADER);
-	protobuf_c_message_pack(msg, buf + SV_FRAME_HEADER);
-	/* One write for header and payload: a reader never sees a header alone by design. */
-	r = sv_write_full(fd, buf, SV_FRAME_HEADER + size);
-out:
-	free(buf);
-	return r;
+	memcpy(o->buf + o->len, &be, SV_FRAME_HEADER);
+	protobuf_c_message_pack(msg, o->buf + o->len + SV_FRAME_HEADER);
+	o->len += SV_FRAME_HEADER + size;
+	return 0;
 }
 
 int
-sv_frame_recv(int fd, uint8_t **out, size_t *len)
+sv_outbox_flush(struct sv_outbox *o, int fd)
 {
-	uint8_t *buf = NULL;
-	uint32_t be;
-	size_t n;
 	int r;
 
-	*out = NULL;
-	*len = 0;
-	if ((r = sv_read_full(fd, &be, sizeof(be))) < 0)
-		goto out;
-	if ((n = be32toh(be)) > SV_FRAME_MAX) {
-		r = -EMSGSIZE;
-		goto out;
-	}
-	/* malloc(0) may return NULL; an empty message is a valid frame. */
-	if ((buf = malloc(n ? n : 1)) == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if ((r = sv_read_full(fd, buf, n)) < 0)
-		goto out;
-	*out = buf;
-	*len = n;
-	buf = NULL;	/* transferred */
-	r = 0;
-out:
-	free(buf);
+	if (o->len == 0)
+		return 0;
+	/* Whole frames in one write: a reader never sees a header alone by design. */
+	r = sv_write_full(fd, o->buf, o->len);
+	o->len = 0;
+	/* One large answer should not pin its memory for the rest of the session. */
+	if (o->cap > SV_OUTBOX_KEEP)
+		sv_outbox_release(o);
+	return r;
+}
+
+void
+sv_outbox_release(struct sv_outbox *o)
+{
+	free(o->buf);
+	memset(o, 0, sizeof(*o));
+}
+
+int
+sv_frame_send(int fd, const ProtobufCMessage *msg)
+{
+	struct sv_outbox o = {0};
+	int r;
+
+	if ((r = sv_outbox_add(&o, msg)) == 0)
+		r = sv_outbox_flush(&o, fd);
+	sv_outbox_release(&o);
 	return r;
 }
 
@@ -183,8 +187,59 @@ sv_framer_next(struct sv_framer *f, const uint8_t **payload, size_t *len)
 	return 1;
 }
 
+int
+sv_framer_more(const struct sv_framer *f)
+{
+	size_t rest = f->len - f->done;
+	uint32_t be;
+
+	if (rest < SV_FRAME_HEADER)
+		return 0;
+	memcpy(&be, f->buf + f->done, sizeof(be));
+	return be32toh(be) <= rest - SV_FRAME_HEADER;
+}
+
 size_t
 sv_framer_pending(const struct sv_framer *f)
 {
 	return f->len - f->done;
+}
+
+/*
+ * Polls @fd for up to SV_SPIN_NS before a blocking read, so a quick answer does not cost
+ * the peer a wake-up of this process (policies/README.md: recvfrom).
+ */
+static void
+spin_for_bytes(int fd)
+{
+	uint64_t until = sv_now_ns() + SV_SPIN_NS;
+	char byte;
+
+	do {
+		if (recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || errno != EAGAIN)
+			return;
+	} while (sv_now_ns() < until);
+}
+
+int
+sv_frame_read(int fd, struct sv_framer *f, int spin, const uint8_t **payload, size_t *len)
+{
+	uint8_t *dst;
+	size_t room;
+	ssize_t n;
+	int k;
+
+	while ((k = sv_framer_next(f, payload, len)) == 0) {
+		if ((k = sv_framer_reserve(f, &dst, &room)) < 0)
+			return k;
+		if (spin)
+			spin_for_bytes(fd);
+		n = read(fd, dst, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? -EPIPE : -errno;
+		sv_framer_commit(f, (size_t)n);
+	}
+	return k < 0 ? k : 0;
 }

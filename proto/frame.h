@@ -5,7 +5,8 @@
  * protobuf-c message. This is the only code that turns bytes from a plugin into
  * messages. The broker side reads with struct sv_framer, which never allocates more
  * than the bytes that have actually arrived (plus one read's worth), whatever length a
- * header claims; the child side, whose peer is the broker, uses sv_frame_recv().
+ * header claims; the child side, whose peer is the broker, reads through one too, with
+ * sv_frame_read().
  */
 #ifndef SV_FRAME_H
 #define SV_FRAME_H
@@ -27,11 +28,27 @@
 int sv_frame_send(int fd, const ProtobufCMessage *msg);
 
 /*
- * Reads one whole frame from @fd (blocking). Returns 0 with a malloc'd payload in *@out
- * and its length in *@len, -EPIPE at end of file, -EMSGSIZE for a header over
- * SV_FRAME_MAX, or -errno.
+ * Frames packed back to back and written together, so a run of pipelined requests or
+ * answers costs one write, not one each. Start from {0}.
  */
-int sv_frame_recv(int fd, uint8_t **out, size_t *len);
+struct sv_outbox {
+	uint8_t *buf;
+	size_t len;
+	size_t cap;
+};
+
+/* Bytes an outbox holds before its owner should flush it; a bound on batching. */
+#define SV_OUTBOX_FLUSH (64u << 10)
+/* Buffer kept across flushes; a larger one (after a large frame) is given back. */
+#define SV_OUTBOX_KEEP (256u << 10)
+
+/* Packs @msg as a frame at the end of @o. Returns 0, -EMSGSIZE, or -ENOMEM. */
+int sv_outbox_add(struct sv_outbox *o, const ProtobufCMessage *msg);
+
+/* Writes every frame @o holds to @fd and empties it. Returns 0 or -errno from write. */
+int sv_outbox_flush(struct sv_outbox *o, int fd);
+
+void sv_outbox_release(struct sv_outbox *o);
 
 /* Incremental frame reassembly for bytes from a hostile peer. */
 struct sv_framer {
@@ -68,7 +85,19 @@ void sv_framer_commit(struct sv_framer *f, size_t n);
  */
 int sv_framer_next(struct sv_framer *f, const uint8_t **payload, size_t *len);
 
+/* Whether another whole frame follows the one sv_framer_next() returned last. */
+int sv_framer_more(const struct sv_framer *f);
+
 /* Bytes held that do not yet form a whole frame (a truncated frame at end of file). */
 size_t sv_framer_pending(const struct sv_framer *f);
+
+/*
+ * Reads from @fd (blocking) into @f until it holds a whole frame, and returns it like
+ * sv_framer_next(): 0 with *@payload / *@len valid until the next call on @f, -EPIPE at
+ * end of file, -EMSGSIZE for a header over f->max, or -errno. With @spin it first polls
+ * for up to SV_SPIN_NS before each read that would block. One read takes all the peer
+ * has sent, so a pipelined run of answers costs one read, not two per frame.
+ */
+int sv_frame_read(int fd, struct sv_framer *f, int spin, const uint8_t **payload, size_t *len);
 
 #endif

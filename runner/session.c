@@ -48,6 +48,8 @@ struct state {
 	int notify_fd;
 	int candidate_fd;	/* a descriptor that came with the handshake bytes */
 	int chan_eof;
+	int spin;		/* sv_spin_pays(): more than one CPU to run on */
+	int busy;		/* the last wake-up served a request: the next one may be close */
 	int outcome;		/* an exit status decided by the broker, or -1 */
 	struct stream out, err;
 };
@@ -208,23 +210,40 @@ serve_frames(struct state *st, char *why, size_t len)
 {
 	const uint8_t *payload;
 	size_t plen;
-	int was_hello, k, r;
+	int was_hello, batch = 0, k, r = 0;
 
 	while ((k = sv_framer_next(&st->framer, &payload, &plen)) == 1) {
+		st->busy = 1;
+		/* Two whole requests at hand: a pipelined run, served as one (sv_session_batch). */
+		if (!batch && st->peer.hello_seen && sv_framer_more(&st->framer)) {
+			batch = 1;
+			sv_session_batch(st->peer.session, 1);
+		}
 		was_hello = st->peer.hello_seen;
-		if ((r = sv_dispatch_frame(&st->peer, payload, plen, why, len)) < 0)
-			return r == -EPROTO ? r : (snprintf(why, len, "cannot answer: %s",
-							    strerror(-r)),
-						   -EPROTO);
+		if ((r = sv_dispatch_frame(&st->peer, payload, plen, why, len)) < 0) {
+			if (r != -EPROTO)
+				snprintf(why, len, "cannot answer: %s", strerror(-r));
+			r = -EPROTO;
+			goto out;
+		}
 		if (!was_hello && st->peer.hello_seen && (r = accept_listener(st, why, len)) < 0)
-			return r;
+			goto out;
 	}
 	if (k < 0) {
 		snprintf(why, len, "frame header claims more than the --max-frame limit of %zu bytes",
 			 st->framer.max);
-		return -EPROTO;
+		r = -EPROTO;
+		goto out;
 	}
-	return 0;
+	/* No whole frame left: what was answered leaves now, in one write. */
+	if ((r = sv_peer_flush(&st->peer)) < 0) {
+		snprintf(why, len, "cannot answer: %s", strerror(-r));
+		r = -EPROTO;
+	}
+out:
+	if (batch)
+		sv_session_batch(st->peer.session, 0);
+	return r;
 }
 
 /* Reads what the channel holds (bounded per wakeup) and serves it. */
@@ -277,6 +296,9 @@ read_channel(struct state *st)
 		sv_framer_commit(&st->framer, (size_t)n);
 		if (serve_frames(st, why, sizeof(why)) < 0)
 			goto violation;
+		/* A short read emptied the socket: poll, rather than a read that finds nothing. */
+		if ((size_t)n < room)
+			return;
 	}
 	return;
 violation:
@@ -399,6 +421,28 @@ ms_left(const struct state *st)
 	return (int)((st->sup->deadline_ns - now + 999999) / 1000000);
 }
 
+/*
+ * Waits for events, first polling without sleep for up to SV_SPIN_NS when the plugin
+ * has just been served: its next request is then likely microseconds away, and waking
+ * this process from sleep would cost more than the spin.
+ */
+static int
+wait_for_events(struct state *st, struct pollfd *pfd, nfds_t n, int timeout_ms)
+{
+	uint64_t until;
+	int r;
+
+	if (st->busy && st->spin) {
+		st->busy = 0;
+		until = sv_now_ns() + SV_SPIN_NS;
+		do {
+			if ((r = poll(pfd, n, 0)) != 0)
+				return r;
+		} while (sv_now_ns() < until);
+	}
+	return poll(pfd, n, timeout_ms);
+}
+
 /* Arms the channel's send timeout so an answer never blocks past the deadline. */
 static void
 bound_sends(struct state *st)
@@ -423,6 +467,7 @@ sv_supervise(struct sv_child *c, const struct sv_supervision *sup)
 	st.child = c;
 	st.notify_fd = st.candidate_fd = -1;
 	st.outcome = -1;
+	st.spin = sv_spin_pays();
 	st.peer.plugin_id = sup->id;
 	st.peer.session = sup->session;
 	st.peer.fd = c->chan;
@@ -442,7 +487,7 @@ sv_supervise(struct sv_child *c, const struct sv_supervision *sup)
 		pfd[2] = (struct pollfd){.fd = c->out, .events = POLLIN};
 		pfd[3] = (struct pollfd){.fd = c->err, .events = POLLIN};
 		pfd[4] = (struct pollfd){.fd = exited ? -1 : c->pidfd, .events = POLLIN};
-		n = poll(pfd, 5, exited ? 1000 : ms_left(&st));
+		n = wait_for_events(&st, pfd, 5, exited ? 1000 : ms_left(&st));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0 && !exited) {
@@ -480,6 +525,7 @@ sv_supervise(struct sv_child *c, const struct sv_supervision *sup)
 		sv_warn("plugin '%s': %zu bytes of sv_log lines dropped beyond the %zu-byte limit",
 			sup->id, st.peer.log_dropped, sup->output_max);
 	sv_framer_release(&st.framer);
+	sv_peer_release(&st.peer);
 	sv_closep(&st.notify_fd);
 	sv_closep(&st.candidate_fd);
 	return classify(&st, &si);

@@ -165,7 +165,7 @@ main(int argc, char **argv)
 	struct sv_limits lim;
 	plugin_main_fn plugin_main;
 	void *filters, *handle;
-	int so_fd, notify_fd, in_ns, use_landlock, r;
+	int so_fd, notify_fd, in_ns, use_landlock, spin, r;
 	const char *plugin;
 
 	sv_set_progname("svrun-sandbox");
@@ -175,6 +175,8 @@ main(int argc, char **argv)
 	in_ns = strcmp(argv[6], "nons") != 0;
 	plugin = argv[7];
 	check_channel();
+	/* Asked now: the final filter does not allow sched_getaffinity. */
+	spin = sv_spin_pays();
 	sv_sandbox_keep_fds(SV_CHANNEL_FD);
 	/* A plugin never outlives its broker; set before anything can block. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
@@ -235,5 +237,5 @@ main(int argc, char **argv)
 	close(notify_fd);
 	sv_policy_free(policy);
 
-	exit(plugin_main(sv_sdk_context(SV_CHANNEL_FD)));
+	exit(plugin_main(sv_sdk_context(SV_CHANNEL_FD, spin)));
 }

@@ -17,9 +17,18 @@
 #include "common/common.h"
 #include "proto/frame.h"
 
+/* Requests in flight, at most, in bytes: far below a socket buffer's default 208 KiB. */
+#define SV_PIPELINE_BYTES (64u << 10)
+
 struct sv_ctx {
 	int fd;
+	int spin;
+	struct sv_framer in;	/* answers as they arrive, possibly several per read */
+	struct sv_outbox out;	/* requests of sv_query_send() not yet written */
 	uint64_t next_id;
+	unsigned inflight;	/* sv_query_send() requests whose answers are not yet taken */
+	size_t inflight_bytes;
+	size_t sizes[SV_PIPELINE_MAX];	/* of each request in flight, by id */
 	char errmsg[1024];
 };
 
@@ -31,10 +40,15 @@ struct sv_result {
 static struct sv_ctx the_ctx;
 
 sv_ctx *
-sv_sdk_context(int fd)
+sv_sdk_context(int fd, int spin)
 {
 	the_ctx.fd = fd;
+	the_ctx.spin = spin;
+	sv_framer_init(&the_ctx.in);
+	memset(&the_ctx.out, 0, sizeof(the_ctx.out));
 	the_ctx.next_id = 1;
+	the_ctx.inflight = 0;
+	the_ctx.inflight_bytes = 0;
 	the_ctx.errmsg[0] = '\0';
 	return &the_ctx;
 }
@@ -55,18 +69,17 @@ static Sovereign__BrokerMessage *
 receive_answer(sv_ctx *ctx, uint64_t id)
 {
 	Sovereign__BrokerMessage *m = NULL;
-	uint8_t *buf = NULL;
+	const uint8_t *payload;
 	size_t len;
 	int r;
 
-	if ((r = sv_frame_recv(ctx->fd, &buf, &len)) < 0) {
+	if ((r = sv_frame_read(ctx->fd, &ctx->in, ctx->spin, &payload, &len)) < 0) {
 		fail(ctx, "broker channel: %s", strerror(-r));
-		goto out;
+		return NULL;
 	}
-	m = sovereign__broker_message__unpack(NULL, len, buf);
-	if (m == NULL) {
+	if ((m = sovereign__broker_message__unpack(NULL, len, payload)) == NULL) {
 		fail(ctx, "broker channel: malformed answer");
-		goto out;
+		return NULL;
 	}
 	if (m->id != id) {
 		fail(ctx, "broker channel: answer to request %llu, expected %llu",
@@ -74,8 +87,6 @@ receive_answer(sv_ctx *ctx, uint64_t id)
 		sovereign__broker_message__free_unpacked(m, NULL);
 		m = NULL;
 	}
-out:
-	free(buf);
 	return m;
 }
 
@@ -104,19 +115,50 @@ make_result(sv_ctx *ctx, Sovereign__BrokerMessage *m)
 	return res;
 }
 
-sv_result *
-sv_query(sv_ctx *ctx, const char *sql, int nparams, const char *const *params)
+/* Queues @msg for the next write to the broker; 0, or -1 with errmsg set. */
+static int
+send_later(sv_ctx *ctx, const ProtobufCMessage *msg)
+{
+	int r;
+
+	if ((r = sv_outbox_add(&ctx->out, msg)) < 0) {
+		fail(ctx, "broker channel: %s", strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes what is queued and @msg to the broker, in order; 0, or -1 with errmsg set. */
+static int
+send_now(sv_ctx *ctx, const ProtobufCMessage *msg)
+{
+	int r;
+
+	if (send_later(ctx, msg) < 0)
+		return -1;
+	if ((r = sv_outbox_flush(&ctx->out, ctx->fd)) < 0) {
+		fail(ctx, "broker channel: %s", strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Sends one query request without waiting for its answer. Returns its id, or 0 with
+ * errmsg set; *@size gets the request's size on the wire.
+ */
+static uint64_t
+send_query(sv_ctx *ctx, const char *caller, const char *sql, int nparams,
+	   const char *const *params, int now, size_t *size)
 {
 	Sovereign__ChildMessage req = SOVEREIGN__CHILD_MESSAGE__INIT;
 	Sovereign__Query q = SOVEREIGN__QUERY__INIT;
 	Sovereign__Param *pv = NULL, **pp = NULL;
-	Sovereign__BrokerMessage *m = NULL;
-	sv_result *res = NULL;
+	uint64_t id = 0;
 	int i, r;
 
-	ctx->errmsg[0] = '\0';
 	if (sql == NULL || nparams < 0 || (nparams > 0 && params == NULL)) {
-		fail(ctx, "sv_query: invalid arguments");
+		fail(ctx, "%s: invalid arguments", caller);
 		goto out;
 	}
 	pv = calloc((size_t)nparams + 1, sizeof(*pv));
@@ -134,15 +176,28 @@ sv_query(sv_ctx *ctx, const char *sql, int nparams, const char *const *params)
 	q.n_params = (size_t)nparams;
 	q.params = pp;
 	req.has_id = 1;
-	req.id = ctx->next_id++;
+	req.id = ctx->next_id;
 	req.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_QUERY;
 	req.query = &q;
-	if ((r = sv_frame_send(ctx->fd, &req.base)) < 0) {
-		fail(ctx, "broker channel: %s", strerror(-r));
+	*size = SV_FRAME_HEADER + protobuf_c_message_get_packed_size(&req.base);
+	if ((r = (now ? send_now : send_later)(ctx, &req.base)) < 0)
 		goto out;
-	}
-	if ((m = receive_answer(ctx, req.id)) == NULL)
-		goto out;
+	id = ctx->next_id++;
+out:
+	free(pv);
+	free(pp);
+	return id;
+}
+
+/* Waits for the answer to query @id and makes it a result; NULL with errmsg set. */
+static sv_result *
+await_result(sv_ctx *ctx, uint64_t id)
+{
+	Sovereign__BrokerMessage *m;
+	sv_result *res = NULL;
+
+	if ((m = receive_answer(ctx, id)) == NULL)
+		return NULL;
 	switch (m->body_case) {
 	case SOVEREIGN__BROKER_MESSAGE__BODY_ROWS:
 		if ((res = make_result(ctx, m)) != NULL)
@@ -156,12 +211,86 @@ sv_query(sv_ctx *ctx, const char *sql, int nparams, const char *const *params)
 		fail(ctx, "broker channel: answer without a body");
 		break;
 	}
-out:
 	if (m != NULL)
 		sovereign__broker_message__free_unpacked(m, NULL);
-	free(pv);
-	free(pp);
 	return res;
+}
+
+/* Fails @caller while pipelined answers wait: they would arrive in its place. */
+static int
+pipeline_busy(sv_ctx *ctx, const char *caller)
+{
+	if (ctx->inflight == 0)
+		return 0;
+	fail(ctx, "%s: %u answers of sv_query_send() not yet received with sv_query_recv()",
+	     caller, ctx->inflight);
+	return 1;
+}
+
+sv_result *
+sv_query(sv_ctx *ctx, const char *sql, int nparams, const char *const *params)
+{
+	uint64_t id;
+	size_t size;
+
+	ctx->errmsg[0] = '\0';
+	if (pipeline_busy(ctx, "sv_query"))
+		return NULL;
+	if ((id = send_query(ctx, "sv_query", sql, nparams, params, 1, &size)) == 0)
+		return NULL;
+	return await_result(ctx, id);
+}
+
+int
+sv_query_send(sv_ctx *ctx, const char *sql, int nparams, const char *const *params)
+{
+	uint64_t id;
+	size_t size;
+
+	ctx->errmsg[0] = '\0';
+	if (ctx->inflight == SV_PIPELINE_MAX) {
+		fail(ctx, "sv_query_send: %d answers already awaited; receive one first",
+		     SV_PIPELINE_MAX);
+		return -1;
+	}
+	/*
+	 * The bytes in flight stay well under the socket's buffer, so this send never blocks
+	 * while the broker is blocked sending answers this process has not read yet.
+	 */
+	if (ctx->inflight > 0 && ctx->inflight_bytes + SV_FRAME_HEADER + strlen(sql ? sql : "") >
+				     SV_PIPELINE_BYTES) {
+		fail(ctx, "sv_query_send: %zu bytes of requests already in flight; receive answers "
+			  "first", ctx->inflight_bytes);
+		return -1;
+	}
+	/* Queued: sv_query_recv() writes the run of them at once. */
+	if ((id = send_query(ctx, "sv_query_send", sql, nparams, params, 0, &size)) == 0)
+		return -1;
+	ctx->sizes[id % SV_PIPELINE_MAX] = size;
+	ctx->inflight_bytes += size;
+	ctx->inflight++;
+	return 0;
+}
+
+sv_result *
+sv_query_recv(sv_ctx *ctx)
+{
+	uint64_t id;
+	int r;
+
+	ctx->errmsg[0] = '\0';
+	if (ctx->inflight == 0) {
+		fail(ctx, "sv_query_recv: no query sent with sv_query_send() awaits its answer");
+		return NULL;
+	}
+	if ((r = sv_outbox_flush(&ctx->out, ctx->fd)) < 0) {
+		fail(ctx, "broker channel: %s", strerror(-r));
+		return NULL;
+	}
+	id = ctx->next_id - ctx->inflight;
+	ctx->inflight--;
+	ctx->inflight_bytes -= ctx->sizes[id % SV_PIPELINE_MAX];
+	return await_result(ctx, id);
 }
 
 /* Sends a transaction request and waits for its answer; 0 or -1 with errmsg set. */
@@ -171,18 +300,18 @@ txn(sv_ctx *ctx, uint32_t op)
 	Sovereign__ChildMessage req = SOVEREIGN__CHILD_MESSAGE__INIT;
 	Sovereign__Txn t = SOVEREIGN__TXN__INIT;
 	Sovereign__BrokerMessage *m;
-	int r = -1, e;
+	int r = -1;
 
 	ctx->errmsg[0] = '\0';
+	if (pipeline_busy(ctx, op == 1 ? "sv_begin" : op == 2 ? "sv_commit" : "sv_rollback"))
+		return -1;
 	t.op = op;
 	req.has_id = 1;
 	req.id = ctx->next_id++;
 	req.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_TXN;
 	req.txn = &t;
-	if ((e = sv_frame_send(ctx->fd, &req.base)) < 0) {
-		fail(ctx, "broker channel: %s", strerror(-e));
+	if (send_now(ctx, &req.base) < 0)
 		return -1;
-	}
 	if ((m = receive_answer(ctx, req.id)) == NULL)
 		return -1;
 	if (m->body_case == SOVEREIGN__BROKER_MESSAGE__BODY_ROWS)
@@ -274,7 +403,6 @@ sv_log(sv_ctx *ctx, const char *fmt, ...)
 	Sovereign__Log lg = SOVEREIGN__LOG__INIT;
 	char line[4096];
 	va_list ap;
-	int r;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -282,6 +410,5 @@ sv_log(sv_ctx *ctx, const char *fmt, ...)
 	lg.text = line;
 	req.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_LOG;
 	req.log = &lg;
-	if ((r = sv_frame_send(ctx->fd, &req.base)) < 0)
-		fail(ctx, "broker channel: %s", strerror(-r));
+	send_now(ctx, &req.base);
 }

@@ -9,7 +9,10 @@
 
 #include <sovereign/plugin.h>
 
-/* Initialises the context for channel @fd; the SDK keeps using it until exit. */
-sv_ctx *sv_sdk_context(int fd);
+/*
+ * Initialises the context for channel @fd; the SDK keeps using it until exit. @spin says
+ * whether to poll briefly for each answer before blocking (see SV_SPIN_NS).
+ */
+sv_ctx *sv_sdk_context(int fd, int spin);
 
 #endif

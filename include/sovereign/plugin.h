@@ -38,6 +38,21 @@ int sv_plugin_main(sv_ctx *ctx);
  */
 sv_result *sv_query(sv_ctx *ctx, const char *sql, int nparams, const char *const *params);
 
+/*
+ * Pipelining: sv_query_send() sends a statement without waiting for its answer, and
+ * sv_query_recv() returns the answers, one per call, in the order the statements were
+ * sent, each as sv_query() would have (a result, or NULL with sv_errmsg()). A run of
+ * statements then costs about one round trip to the broker, not one each. At most
+ * SV_PIPELINE_MAX statements (and 64 KiB of them) await answers at once; past that
+ * sv_query_send() returns -1 until one is received. While any answer awaits,
+ * sv_query(), sv_begin(), sv_commit() and sv_rollback() fail. Statements run one after
+ * another, in order, exactly as if each had been sent with sv_query(): a refused one
+ * does not stop the ones after it.
+ */
+#define SV_PIPELINE_MAX 64
+int sv_query_send(sv_ctx *ctx, const char *sql, int nparams, const char *const *params);
+sv_result *sv_query_recv(sv_ctx *ctx);
+
 /* Number of rows and columns of @r (0 for a statement that returns no rows). */
 int sv_result_rows(const sv_result *r);
 int sv_result_cols(const sv_result *r);

@@ -54,6 +54,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	peer.max_requests = 100;
 	/* The first byte says whether the handshake already happened. */
 	peer.hello_seen = data[0] & 1;
-	sv_dispatch_frame(&peer, data + 1, size - 1, why, sizeof(why));
+	if (sv_dispatch_frame(&peer, data + 1, size - 1, why, sizeof(why)) == 0)
+		sv_peer_flush(&peer);
+	sv_peer_release(&peer);
 	return 0;
 }

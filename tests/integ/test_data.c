@@ -163,6 +163,36 @@ Test(data, second_begin_is_refused_and_the_first_transaction_still_commits)
 	cr_assert_eq(run_txn("nested", 0), 2);
 }
 
+Test(data, pipelined_statements_answer_in_order_and_refusals_stay_refusals)
+{
+	char *before, *after, *notes;
+	struct it_run r;
+
+	it_init_db();
+	it_sql("CREATE TABLE plugin_other_secrets(v TEXT);"
+	       "INSERT INTO plugin_other_secrets(v) VALUES ('other plugin data');");
+	it_install("pipeline");
+	before = core_dump();
+	r = it_run_plugin("pipeline");
+	cr_assert_null(strstr(r.err, "WRONG"), "%s", r.err);
+	cr_assert_eq(r.status, 0, "pipeline exited %d:\n%s", r.status, r.err);
+	cr_assert(it_has_log(r.err, "pipeline", "ok: 64 answers in order, 8 rows written, 8 "
+						"reads refused"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "pipeline", "ok: send past the pipeline refused"), "%s",
+		  r.err);
+	cr_assert(it_has_log(r.err, "pipeline", "ok: sv_query refused while answers wait"), "%s",
+		  r.err);
+	/* The writes landed, each once, in the order sent; the refused reads changed nothing. */
+	notes = it_sql_dump("SELECT note FROM plugin_pipeline_rows ORDER BY id");
+	cr_assert_str_eq(notes, "n3\nn11\nn19\nn27\nn35\nn43\nn51\nn59\n");
+	after = core_dump();
+	cr_assert_str_eq(after, before, "core data or schema changed");
+	free(notes);
+	free(before);
+	free(after);
+	it_run_free(&r);
+}
+
 /* Installs a copy of the rights plugin whose manifest reads @reads, runs it, returns it. */
 static struct it_run
 run_rights_reading(const char *reads)

@@ -496,6 +496,111 @@ Test(authz, binds_parameters_including_null)
 	expect_raw("SELECT count(*) FROM users", "3");
 }
 
+/* Runs @sql with one parameter @p and returns its first cell, "(null)" or "(none)". */
+static char *
+first_with(struct sv_session *s, const char *sql, const char *p)
+{
+	const char *params[] = { p };
+	struct sv_rows rows;
+	char *first;
+	int r = sv_session_query(s, sql, 1, params, &rows, err, sizeof(err));
+
+	cr_assert_eq(r, 0, "%s: %d %s", sql, r, err);
+	first = strdup(rows.nrows == 0 ? "(none)" : rows.cells[0] ? rows.cells[0] : "(null)");
+	sv_rows_clear(&rows);
+	return first;
+}
+
+Test(authz, a_statement_run_again_binds_its_new_parameters_each_time)
+{
+	static const char *const names[] = { "Alice", "Bob", "Carol", "Alice" };
+	const char *sql = "SELECT display_name FROM v_plugin_users WHERE id = $1";
+	char id[8], *got;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(id, sizeof(id), "%d", i % 3 + 1);
+		got = first_with(hello, sql, id);
+		cr_expect_str_eq(got, names[i]);
+		free(got);
+	}
+	/* A NULL after a value: the old binding does not stick. */
+	got = first_with(hello, "SELECT coalesce($1, 'was null')", "x");
+	cr_expect_str_eq(got, "x");
+	free(got);
+	got = first_with(hello, "SELECT coalesce($1, 'was null')", NULL);
+	cr_expect_str_eq(got, "was null");
+	free(got);
+}
+
+Test(authz, a_refused_statement_stays_refused_when_sent_again)
+{
+	for (int i = 0; i < 3; i++) {
+		expect_refused(hello, "SELECT password_hash FROM users");
+		expect_ok_value(hello, "SELECT display_name FROM v_plugin_users WHERE id = 2",
+				"Bob");
+	}
+}
+
+Test(authz, a_statement_evicted_from_the_cache_is_checked_and_compiled_again)
+{
+	char sql[96];
+
+	expect_ok_value(hello, "SELECT display_name FROM v_plugin_users WHERE id = 3", "Carol");
+	for (int i = 0; i < 100; i++) {
+		snprintf(sql, sizeof(sql), "SELECT %d + 0", i);
+		free(expect_ok(hello, sql));
+	}
+	expect_ok_value(hello, "SELECT display_name FROM v_plugin_users WHERE id = 3", "Carol");
+	expect_refused(hello, "SELECT email FROM users WHERE id = 3");
+}
+
+Test(authz, a_compiled_statement_is_decided_again_when_core_changes_the_view)
+{
+	const char *sql = "SELECT * FROM v_plugin_users WHERE id = 1";
+	char *want;
+
+	expect_ok_value(hello, sql, "1");
+	/* Core (wrongly) widens the view: the plugin's rights were fixed when it started. */
+	raw_exec("DROP VIEW v_plugin_users; CREATE VIEW v_plugin_users(id, display_name,"
+		 " avatar_url, tenant_id) AS SELECT id, password_hash, avatar_url, tenant_id"
+		 " FROM users");
+	expect_refused(hello, sql);
+	/* Control: what the session was granted still works after the change. */
+	want = raw_text("SELECT count(*) FROM boards");
+	expect_ok_value(hello, "SELECT count(*) FROM v_plugin_boards", want);
+	free(want);
+}
+
+Test(authz, a_pipelined_run_commits_each_write_at_once_and_releases_its_lock_at_the_end)
+{
+	sv_session_batch(hello, 1);
+	expect_ok_value(hello, "SELECT display_name FROM v_plugin_users WHERE id = 1", "Alice");
+	free(expect_ok(hello, "INSERT INTO plugin_hello_visits(note) VALUES ('in the run')"));
+	/* Committed before its answer, not at the end of the run: another connection sees it. */
+	expect_raw("SELECT count(*) FROM plugin_hello_visits", "1");
+	expect_ok_value(hello, "SELECT count(*) FROM plugin_hello_visits", "1");
+	expect_refused(hello, "SELECT email FROM users WHERE id = 1");
+	expect_ok_value(hello, "SELECT display_name FROM v_plugin_users WHERE id = 2", "Bob");
+	sv_session_batch(hello, 0);
+	/* The run's read transaction is gone: core writes at once (raw_exec has no retry). */
+	raw_exec("UPDATE users SET display_name = 'Alice B' WHERE id = 1");
+	expect_ok_value(hello, "SELECT display_name FROM v_plugin_users WHERE id = 1", "Alice B");
+}
+
+Test(authz, a_transaction_begun_inside_a_pipelined_run_still_lands_whole)
+{
+	sv_session_batch(hello, 1);
+	expect_ok_value(hello, "SELECT count(*) FROM plugin_hello_visits", "0");
+	cr_assert_eq(sv_session_txn(hello, SV_TXN_BEGIN, err, sizeof(err)), 0, "%s", err);
+	free(expect_ok(hello, "INSERT INTO plugin_hello_visits(note) VALUES ('a')"));
+	free(expect_ok(hello, "INSERT INTO plugin_hello_visits(note) VALUES ('b')"));
+	expect_raw("SELECT count(*) FROM plugin_hello_visits", "0");
+	cr_assert_eq(sv_session_txn(hello, SV_TXN_COMMIT, err, sizeof(err)), 0, "%s", err);
+	sv_session_batch(hello, 0);
+	expect_raw("SELECT count(*) FROM plugin_hello_visits", "2");
+}
+
 Test(authz, refuses_parameters_that_do_not_match)
 {
 	const char *two[] = { "1", "2" };

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -41,61 +42,113 @@ put_header(uint8_t *buf, uint32_t n)
 	memcpy(buf, &be, 4);
 }
 
-Test(frame, send_and_recv_round_trip_a_query)
+/* Sends a query frame with id @id and text @sql on @fd. */
+static void
+send_query(int fd, uint64_t id, const char *sql)
 {
-	Sovereign__ChildMessage m = SOVEREIGN__CHILD_MESSAGE__INIT, *back;
+	Sovereign__ChildMessage m = SOVEREIGN__CHILD_MESSAGE__INIT;
 	Sovereign__Query q = SOVEREIGN__QUERY__INIT;
-	uint8_t *buf;
-	size_t len;
-	int sv[2];
 
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	q.sql = "SELECT 1";
+	q.sql = (char *)sql;
 	m.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_QUERY;
 	m.query = &q;
 	m.has_id = 1;
-	m.id = 42;
-	cr_assert_eq(sv_frame_send(sv[0], &m.base), 0);
-	cr_assert_eq(sv_frame_recv(sv[1], &buf, &len), 0);
-	back = sovereign__child_message__unpack(NULL, len, buf);
+	m.id = id;
+	cr_assert_eq(sv_frame_send(fd, &m.base), 0);
+}
+
+/* Reads the next frame with sv_frame_read() and checks it is query @id with text @sql. */
+static void
+expect_query(int fd, struct sv_framer *f, int spin, uint64_t id, const char *sql)
+{
+	Sovereign__ChildMessage *back;
+	const uint8_t *payload;
+	size_t len;
+
+	cr_assert_eq(sv_frame_read(fd, f, spin, &payload, &len), 0);
+	back = sovereign__child_message__unpack(NULL, len, payload);
 	cr_assert_not_null(back);
-	cr_assert_eq(back->id, 42);
+	cr_assert_eq(back->id, id);
 	cr_assert_eq(back->body_case, SOVEREIGN__CHILD_MESSAGE__BODY_QUERY);
-	cr_assert_str_eq(back->query->sql, "SELECT 1");
+	cr_assert_str_eq(back->query->sql, sql);
 	sovereign__child_message__free_unpacked(back, NULL);
-	free(buf);
+}
+
+Test(frame, send_and_read_round_trip_a_query)
+{
+	struct sv_framer f;
+	int sv[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	sv_framer_init(&f);
+	send_query(sv[0], 42, "SELECT 1");
+	expect_query(sv[1], &f, 0, 42, "SELECT 1");
+	sv_framer_release(&f);
 	close(sv[0]);
 	close(sv[1]);
 }
 
-Test(frame, recv_refuses_header_over_max)
+Test(frame, read_returns_pipelined_frames_in_order_spinning_or_not)
 {
-	uint8_t hdr[4], *buf = NULL;
+	struct sv_framer f;
+	char sql[32];
+	int sv[2], i;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	sv_framer_init(&f);
+	for (i = 0; i < 64; i++) {
+		snprintf(sql, sizeof(sql), "SELECT %d", i);
+		send_query(sv[0], (uint64_t)i + 1, sql);
+	}
+	for (i = 0; i < 64; i++) {
+		snprintf(sql, sizeof(sql), "SELECT %d", i);
+		expect_query(sv[1], &f, i % 2, (uint64_t)i + 1, sql);
+	}
+	cr_assert_eq(sv_framer_pending(&f), 0);
+	sv_framer_release(&f);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(frame, read_refuses_header_over_max)
+{
+	struct sv_framer f;
+	const uint8_t *payload = NULL;
+	uint8_t hdr[4];
 	size_t len = 0;
 	int sv[2];
 
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	sv_framer_init(&f);
 	put_header(hdr, SV_FRAME_MAX + 1);
 	cr_assert_eq(write(sv[0], hdr, 4), 4);
-	cr_assert_eq(sv_frame_recv(sv[1], &buf, &len), -EMSGSIZE);
-	cr_assert_null(buf);
+	cr_assert_eq(sv_frame_read(sv[1], &f, 1, &payload, &len), -EMSGSIZE);
+	cr_assert_null(payload);
+	/* Nothing of the claimed size was allocated: only one read's worth. */
+	cr_assert_leq(f.cap, SV_FRAMER_CHUNK);
+	sv_framer_release(&f);
 	close(sv[0]);
 	close(sv[1]);
 }
 
-Test(frame, recv_reports_truncated_frame_as_epipe)
+Test(frame, read_reports_truncated_frame_as_epipe)
 {
-	uint8_t bytes[6], *buf = NULL;
+	struct sv_framer f;
+	const uint8_t *payload = NULL;
+	uint8_t bytes[6];
 	size_t len = 0;
 	int sv[2];
 
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	sv_framer_init(&f);
 	put_header(bytes, 100);
 	bytes[4] = bytes[5] = 0x08;
 	cr_assert_eq(write(sv[0], bytes, sizeof(bytes)), (ssize_t)sizeof(bytes));
 	close(sv[0]);
-	cr_assert_eq(sv_frame_recv(sv[1], &buf, &len), -EPIPE);
-	cr_assert_null(buf);
+	cr_assert_eq(sv_frame_read(sv[1], &f, 0, &payload, &len), -EPIPE);
+	cr_assert_null(payload);
+	cr_assert_eq(sv_framer_pending(&f), sizeof(bytes));
+	sv_framer_release(&f);
 	close(sv[1]);
 }
 
