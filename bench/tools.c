@@ -2,9 +2,14 @@
  * tools.c - the baselines svrun is compared with, in one small program:
  *   tools spawn N CMD...   run CMD N times (fork, exec, wait): median and p90 in µs
  *   tools inproc DB N      N point queries through v_plugin_users, prepared once: ns each
- *   tools pingpong N SIZE  N round trips of SIZE bytes over a socketpair: ns each
+ *   tools pingpong N SIZE [SPIN_NS]
+ *                          N round trips of SIZE bytes over a socketpair, each side
+ *                          polling up to SPIN_NS before it blocks: ns each
+ *   tools pgdirect URI N   the same point query N times with PQexecParams, direct: ns each
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,9 +91,22 @@ inproc(const char *path, int n)
 	return 0;
 }
 
-/* The transport floor: a blocking round trip of @size bytes between two processes. */
+/* Reads up to @size bytes, first polling for up to @spin_ns as svrun's two sides do. */
+static ssize_t
+read_spinning(int fd, char *buf, int size, long long spin_ns)
+{
+	long long until = now_ns() + spin_ns;
+	ssize_t n;
+
+	while (spin_ns > 0 && now_ns() < until)
+		if ((n = recv(fd, buf, (size_t)size, MSG_DONTWAIT)) >= 0 || errno != EAGAIN)
+			return n;
+	return read(fd, buf, (size_t)size);
+}
+
+/* The transport floor: a round trip of @size bytes between two processes. */
 static int
-pingpong(int n, int size)
+pingpong(int n, int size, long long spin_ns)
 {
 	char *buf = calloc(1, (size_t)size);
 	long long start;
@@ -97,17 +115,48 @@ pingpong(int n, int size)
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 	if (fork() == 0) {
 		for (i = 0; i < n; i++)
-			if (read(sv[1], buf, (size_t)size) <= 0 || write(sv[1], buf, (size_t)size) < 0)
+			if (read_spinning(sv[1], buf, size, spin_ns) <= 0 ||
+			    write(sv[1], buf, (size_t)size) < 0)
 				_exit(1);
 		_exit(0);
 	}
 	start = now_ns();
 	for (i = 0; i < n; i++)
-		if (write(sv[0], buf, (size_t)size) < 0 || read(sv[0], buf, (size_t)size) <= 0)
+		if (write(sv[0], buf, (size_t)size) < 0 ||
+		    read_spinning(sv[0], buf, size, spin_ns) <= 0)
 			return 1;
 	printf("%lld\n", (now_ns() - start) / n);
 	wait(NULL);
 	free(buf);
+	return 0;
+}
+
+/* PostgreSQL's baseline: the query a plugin sends, straight from libpq, no broker. */
+static int
+pgdirect(const char *uri, int n)
+{
+	PGconn *c = PQconnectdb(uri);
+	char id[16];
+	const char *p[] = {id};
+	long long start;
+	PGresult *r;
+	int i;
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "pgdirect: %s", PQerrorMessage(c));
+		return 1;
+	}
+	start = now_ns();
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "%d", 1 + (i * 7919) % 10000);
+		r = PQexecParams(c, "SELECT display_name FROM v_plugin_users WHERE id = $1", 1, NULL,
+				 p, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+			return 1;
+		PQclear(r);
+	}
+	printf("%lld\n", (now_ns() - start) / n);
+	PQfinish(c);
 	return 0;
 }
 
@@ -118,8 +167,11 @@ main(int argc, char **argv)
 		return spawn(atoi(argv[2]), argv + 3);
 	if (argc == 4 && strcmp(argv[1], "inproc") == 0)
 		return inproc(argv[2], atoi(argv[3]));
-	if (argc == 4 && strcmp(argv[1], "pingpong") == 0)
-		return pingpong(atoi(argv[2]), atoi(argv[3]));
-	fprintf(stderr, "usage: tools spawn N CMD... | inproc DB N | pingpong N SIZE\n");
+	if ((argc == 4 || argc == 5) && strcmp(argv[1], "pingpong") == 0)
+		return pingpong(atoi(argv[2]), atoi(argv[3]), argc == 5 ? atoll(argv[4]) : 0);
+	if (argc == 4 && strcmp(argv[1], "pgdirect") == 0)
+		return pgdirect(argv[2], atoi(argv[3]));
+	fprintf(stderr, "usage: tools spawn N CMD... | inproc DB N | pingpong N SIZE [SPIN_NS] | "
+			"pgdirect URI N\n");
 	return 2;
 }
