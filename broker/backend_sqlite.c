@@ -759,6 +759,7 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 	if (s->deadline_ns && sv_now_ns() >= s->deadline_ns) {
 		s->timed_out = 1;
 		r = map_error(s, SQLITE_INTERRUPT, err, errlen);
+		sv_session_set_reason(base, "the deadline passed before the statement started");
 		goto out;
 	}
 	if ((c = cache_find(s, sql)) == NULL) {

@@ -207,8 +207,8 @@ struct sv_peer {
 
 /*
  * Decodes one frame from @p and answers it: a query runs in p->session, a log line is
- * printed on stderr tagged with the plugin id. Answers queue in p->out, written once it
- * holds SV_OUTBOX_FLUSH bytes or at sv_peer_flush(). Returns 0; -EPROTO with the reason
+ * printed on stderr tagged with the plugin id. Answers queue in p->out, written (without
+ * blocking) once it holds SV_OUTBOX_FLUSH bytes, or at sv_peer_flush(). Returns 0; -EPROTO with the reason
  * in @why when the frame is malformed, unexpected, or over a limit (the caller ends that
  * plugin, nothing else); or -errno when an answer cannot be made or written.
  */
@@ -216,10 +216,17 @@ int sv_dispatch_frame(struct sv_peer *p, const uint8_t *payload, size_t len, cha
 		      size_t whylen);
 
 /*
- * Writes the answers queued in p->out to p->fd; called when no further whole frame is at
- * hand, so a pipelined run of answers leaves in one write. Returns 0 or -errno.
+ * Writes the answers queued in p->out to p->fd without blocking; called when no further
+ * whole frame is at hand, so a pipelined run of answers leaves in one write. Returns 0,
+ * -EAGAIN when the plugin is not reading and some answers wait, or -errno.
  */
 int sv_peer_flush(struct sv_peer *p);
+
+/*
+ * Whether answers pile up unread (SV_OUTBOX_FLUSH bytes or more wait): the session then
+ * serves no further request of this plugin until sv_peer_flush() returns 0.
+ */
+int sv_peer_backed_up(const struct sv_peer *p);
 
 /* Frees what @p holds (its queued answers); the session and fd are the caller's. */
 void sv_peer_release(struct sv_peer *p);

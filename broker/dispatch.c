@@ -83,13 +83,22 @@ answer(struct sv_peer *p, uint64_t id, Sovereign__BrokerMessage *msg)
 	msg->id = id;
 	if ((r = sv_outbox_add(&p->out, &msg->base)) < 0)
 		return r;
-	return p->out.len >= SV_OUTBOX_FLUSH ? sv_peer_flush(p) : 0;
+	if (p->out.len < SV_OUTBOX_FLUSH)
+		return 0;
+	/* A plugin that does not read is the session's to stop serving (sv_peer_backed_up). */
+	return (r = sv_peer_flush(p)) == -EAGAIN ? 0 : r;
 }
 
 int
 sv_peer_flush(struct sv_peer *p)
 {
-	return sv_outbox_flush(&p->out, p->fd);
+	return sv_outbox_send(&p->out, p->fd);
+}
+
+int
+sv_peer_backed_up(const struct sv_peer *p)
+{
+	return p->out.len >= SV_OUTBOX_FLUSH;
 }
 
 void

@@ -110,4 +110,23 @@ uint64_t sv_now_ns(void);
  */
 int sv_spin_pays(void);
 
+/*
+ * Spinning that backs off: after SV_SPIN_MISSES spins in a row that ended without the
+ * peer's bytes (a busy broker, many plugins on few CPUs), the next SV_SPIN_REST waits
+ * block at once, so spinners never take the CPU the peer needs. Start from {.on = ...}.
+ */
+struct sv_spin {
+	int on;			/* spinning can pay at all (sv_spin_pays) */
+	unsigned misses;	/* spins in a row that timed out */
+	unsigned rest;		/* waits left that block without spinning */
+};
+#define SV_SPIN_MISSES 4
+#define SV_SPIN_REST 64
+
+/* Whether the coming wait should spin first. */
+int sv_spin_wanted(struct sv_spin *s);
+
+/* Records how the spin of a wait ended: @hit when the peer's bytes came during it. */
+void sv_spin_record(struct sv_spin *s, int hit);
+
 #endif

@@ -213,3 +213,26 @@ sv_spin_pays(void)
 		return 0;
 	return CPU_COUNT(&set) > 1;
 }
+
+int
+sv_spin_wanted(struct sv_spin *s)
+{
+	if (!s->on)
+		return 0;
+	if (s->rest > 0) {
+		s->rest--;
+		return 0;
+	}
+	return 1;
+}
+
+void
+sv_spin_record(struct sv_spin *s, int hit)
+{
+	if (hit) {
+		s->misses = 0;
+	} else if (++s->misses >= SV_SPIN_MISSES) {
+		s->misses = 0;
+		s->rest = SV_SPIN_REST;
+	}
+}

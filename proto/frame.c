@@ -57,6 +57,25 @@ sv_outbox_flush(struct sv_outbox *o, int fd)
 	return r;
 }
 
+int
+sv_outbox_send(struct sv_outbox *o, int fd)
+{
+	ssize_t n;
+
+	while (o->len > 0) {
+		n = send(fd, o->buf, o->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -EAGAIN : -errno;
+		memmove(o->buf, o->buf + n, o->len - (size_t)n);
+		o->len -= (size_t)n;
+	}
+	if (o->cap > SV_OUTBOX_KEEP)
+		sv_outbox_release(o);
+	return 0;
+}
+
 void
 sv_outbox_release(struct sv_outbox *o)
 {
@@ -207,9 +226,10 @@ sv_framer_pending(const struct sv_framer *f)
 
 /*
  * Polls @fd for up to SV_SPIN_NS before a blocking read, so a quick answer does not cost
- * the peer a wake-up of this process (policies/README.md: recvfrom).
+ * the peer a wake-up of this process (policies/README.md: recvfrom). Returns 1 when
+ * bytes (or the end) came while spinning, 0 when the spin ran out.
  */
-static void
+static int
 spin_for_bytes(int fd)
 {
 	uint64_t until = sv_now_ns() + SV_SPIN_NS;
@@ -217,12 +237,14 @@ spin_for_bytes(int fd)
 
 	do {
 		if (recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || errno != EAGAIN)
-			return;
+			return 1;
 	} while (sv_now_ns() < until);
+	return 0;
 }
 
 int
-sv_frame_read(int fd, struct sv_framer *f, int spin, const uint8_t **payload, size_t *len)
+sv_frame_read(int fd, struct sv_framer *f, struct sv_spin *spin, const uint8_t **payload,
+	      size_t *len)
 {
 	uint8_t *dst;
 	size_t room;
@@ -232,8 +254,8 @@ sv_frame_read(int fd, struct sv_framer *f, int spin, const uint8_t **payload, si
 	while ((k = sv_framer_next(f, payload, len)) == 0) {
 		if ((k = sv_framer_reserve(f, &dst, &room)) < 0)
 			return k;
-		if (spin)
-			spin_for_bytes(fd);
+		if (spin && sv_spin_wanted(spin))
+			sv_spin_record(spin, spin_for_bytes(fd));
 		n = read(fd, dst, room);
 		if (n < 0 && errno == EINTR)
 			continue;

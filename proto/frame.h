@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/common.h"
 #include "proto/sovereign.pb-c.h"
 
 /* Largest payload in either direction; a header claiming more ends the session. */
@@ -47,6 +48,12 @@ int sv_outbox_add(struct sv_outbox *o, const ProtobufCMessage *msg);
 
 /* Writes every frame @o holds to @fd and empties it. Returns 0 or -errno from write. */
 int sv_outbox_flush(struct sv_outbox *o, int fd);
+
+/*
+ * Writes what @o holds to socket @fd without blocking, keeping what does not fit.
+ * Returns 0 once empty, -EAGAIN while some remains (the peer is not reading), or -errno.
+ */
+int sv_outbox_send(struct sv_outbox *o, int fd);
 
 void sv_outbox_release(struct sv_outbox *o);
 
@@ -94,10 +101,12 @@ size_t sv_framer_pending(const struct sv_framer *f);
 /*
  * Reads from @fd (blocking) into @f until it holds a whole frame, and returns it like
  * sv_framer_next(): 0 with *@payload / *@len valid until the next call on @f, -EPIPE at
- * end of file, -EMSGSIZE for a header over f->max, or -errno. With @spin it first polls
+ * end of file, -EMSGSIZE for a header over f->max, or -errno. With @spin (NULL: never)
+ * it first polls, as sv_spin_wanted() says,
  * for up to SV_SPIN_NS before each read that would block. One read takes all the peer
  * has sent, so a pipelined run of answers costs one read, not two per frame.
  */
-int sv_frame_read(int fd, struct sv_framer *f, int spin, const uint8_t **payload, size_t *len);
+int sv_frame_read(int fd, struct sv_framer *f, struct sv_spin *spin, const uint8_t **payload,
+		  size_t *len);
 
 #endif

@@ -18,11 +18,12 @@
 #include "runner/runner.h"
 
 static const char usage_text[] =
-	"Usage: svrun [OPTION]... PLUGIN.so     run a plugin in the sandbox\n"
+	"Usage: svrun [OPTION]... PLUGIN.so...  run plugins in the sandbox, side by side\n"
 	"       svrun init [--demo] [--db URI]  create the Sovereign core schema\n"
 	"       svrun install|uninstall|grants --plan PLUGIN.so    svrun audit\n"
 	"       svrun policy explain|lint|bpf|diff FILE...    svrun doctor\n"
 	"  --db URI            database (default " SV_DEFAULT_DB ")\n"
+	"  --plugins DIR       run every *.so in DIR too\n"
 	"  --timeout SECONDS   wall-clock deadline (60)      --cpu SECONDS  CPU limit\n"
 	"  --policy FILE       seccomp policy (shipped default.policy)\n"
 	"  --ceiling FILE      refuse a policy wider than FILE\n"
@@ -33,6 +34,7 @@ static const char usage_text[] =
 	"  --max-frame BYTES   one request (4M)     --debug  --trace  --help  --version\n"
 	"Exit status: the plugin's (0..125); 126 svrun failed; 127 not loadable;\n"
 	"128 denied syscall; 129 deadline or CPU; 130 protocol or limit; 131 crash.\n"
+	"With several plugins: that of the first, in order, that did not exit 0.\n"
 	"Examples:\n"
 	"  svrun init --demo && svrun build/plugins/hello.so\n"
 	"  svrun --timeout 5 --policy my.policy --trace plugin.so\n"
@@ -118,10 +120,11 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 		OPT_DB = 256, OPT_TIMEOUT, OPT_POLICY, OPT_CEILING, OPT_LEARN, OPT_ALLOW_MISSING,
 		OPT_CPU, OPT_MEMORY, OPT_MAX_REQUESTS, OPT_MAX_RESULT, OPT_MAX_OUTPUT, OPT_MAX_FRAME,
 		OPT_DEBUG,
-		OPT_TRACE, OPT_HELP, OPT_VERSION,
+		OPT_TRACE, OPT_HELP, OPT_VERSION, OPT_PLUGINS,
 	};
 	static const struct option longopts[] = {
 		{"db", required_argument, NULL, OPT_DB},
+		{"plugins", required_argument, NULL, OPT_PLUGINS},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"policy", required_argument, NULL, OPT_POLICY},
 		{"ceiling", required_argument, NULL, OPT_CEILING},
@@ -156,6 +159,9 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 		switch (c) {
 		case OPT_DB:
 			o->db = optarg;
+			break;
+		case OPT_PLUGINS:
+			o->plugins_dir = optarg;
 			break;
 		case OPT_TIMEOUT:
 			r = number_option("--timeout", optarg, 86400, &o->timeout);
@@ -219,12 +225,10 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 		return r;
 	if (!(o->given & SV_GIVEN_CPU))
 		o->cpu_seconds = o->timeout;
-	if (optind == argc)
-		return sv_usage_error(NULL, "missing plugin: svrun [OPTION]... PLUGIN.so");
-	if (optind + 1 != argc)
-		return sv_usage_error(NULL, "unexpected argument '%s': one plugin at a time",
-				      argv[optind + 1]);
-	o->plugin = argv[optind];
+	if (optind == argc && o->plugins_dir == NULL)
+		return sv_usage_error(NULL, "missing plugin: svrun [OPTION]... PLUGIN.so...");
+	o->plugins = argv + optind;
+	o->nplugins = (size_t)(argc - optind);
 	return 0;
 }
 

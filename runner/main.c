@@ -1,12 +1,15 @@
 /*
- * main.c - svrun: run one plugin in the sandbox, or create the core schema.
+ * main.c - svrun: run plugins in the sandbox, side by side under this one broker, or
+ * one of the subcommands.
  *
  * The order matters: the database is opened with core rights here, in the broker,
  * before anything is forked; the child executes a fresh image and never sees it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/common.h"
@@ -83,155 +86,397 @@ apply_manifest_limits(struct sv_options *o, const struct sv_manifest *m)
 		o->max_result = m->max_result;
 }
 
-/* Runs one plugin start to end and returns svrun's exit status. */
-static int
-run_plugin(struct sv_options *o)
-{
-	char err[1024], helper[4096], policy_path[4096];
-	struct sv_manifest manifest = {0};
+/* One plugin of a run, from its manifest to its exit status. */
+struct launch {
+	struct sv_options o;		/* the run's options, with this plugin's manifest limits */
+	struct sv_manifest manifest;
 	const char *id;
-	struct sv_spawn_args args = {0};
-	struct sv_supervision sup = {0};
-	struct sv_policy *policy = NULL, *ceiling = NULL;
-	struct sv_learn *learn = NULL;
+	char policy_path[4096];
+	struct sv_policy *policy;
+	struct sv_policy *ceiling;
+	struct sv_learn *learn;
 	char learn_path[4096];
-	struct sv_session *session = NULL;
-	struct sv_child child = {.pid = -1, .pidfd = -1, .chan = -1, .out = -1, .err = -1};
-	struct sv_session_limits limits;
-	struct sv_db *db = NULL;
-	int status = SV_EXIT_FAILURE, r;
+	struct sv_session *session;
+	struct sv_child child;
+	struct sv_supervision sup;
+	int status;
+};
 
-	if (sv_manifest_load(o->plugin, &manifest, err, sizeof(err)) < 0) {
+/*
+ * Reads a plugin's manifest and policy and checks them against the ceiling, before any
+ * database is opened or anything forked. Returns 0, or -1 after saying why.
+ */
+static int
+prepare(struct launch *l)
+{
+	struct sv_options *o = &l->o;
+	char err[1024];
+
+	if (sv_manifest_load(o->plugin, &l->manifest, err, sizeof(err)) < 0) {
+		sv_warn("%s", err);
+		return -1;
+	}
+	l->id = l->manifest.rights.id;
+	apply_manifest_limits(o, &l->manifest);
+	if (!o->policy)
+		o->policy = l->manifest.policy;
+	if (access(o->plugin, R_OK) < 0) {
+		sv_warn("cannot read plugin %s: %s", o->plugin, strerror(errno));
+		return -1;
+	}
+	if (o->policy) {
+		if (sv_strlcpy(l->policy_path, o->policy, sizeof(l->policy_path)) < 0) {
+			sv_warn("policy path too long");
+			return -1;
+		}
+	} else if (sv_find_installed("share/svrun/policies/default.policy",
+				     SV_INSTALL_POLICY_DIR "/default.policy", l->policy_path,
+				     sizeof(l->policy_path)) < 0) {
+		sv_warn("default policy not found in %s", SV_INSTALL_POLICY_DIR);
+		return -1;
+	}
+	/* Checked here so a broken policy is reported before anything is forked. */
+	if (sv_policy_load(l->policy_path, &l->policy, err, sizeof(err)) < 0) {
+		sv_warn("policy: %s", err);
+		return -1;
+	}
+	if (!o->learn && refuse_log_rules(l->policy) < 0)
+		return -1;
+	if (check_ceiling(o, l->policy, &l->ceiling) < 0)
+		return -1;
+	if (o->allow_missing)
+		sv_warn("plugin '%s': --allow-missing=%s: these sandbox layers may be absent; "
+			"each one that is will be logged",
+			l->id, o->allow_missing);
+	if (o->learn) {
+		if (sv_snprintf(l->learn_path, sizeof(l->learn_path), "%s.learned.policy", l->id) <
+			    0 ||
+		    (o->learn[0] && sv_strlcpy(l->learn_path, o->learn, sizeof(l->learn_path)) < 0)) {
+			sv_warn("learned policy path too long");
+			return -1;
+		}
+		if ((l->learn = sv_learn_new()) == NULL) {
+			sv_warn("out of memory");
+			return -1;
+		}
+		sv_warn("plugin '%s': learn mode: denied syscalls fail with EPERM instead of "
+			"killing it, and go to %s; the sandbox is otherwise unchanged",
+			l->id, l->learn_path);
+	}
+	return 0;
+}
+
+/* Opens the plugin's own session on @db, under the rights it was installed with. */
+static int
+open_session(struct launch *l, struct sv_db *db)
+{
+	struct sv_options *o = &l->o;
+	struct sv_session_limits limits;
+	char err[1024];
+	int r;
+
+	/* A manifest's rights hold only once installed; never the wider defaults instead. */
+	if (l->manifest.path[0] && (r = sv_is_installed(db, l->id, err, sizeof(err))) <= 0) {
+		if (r == 0)
+			sv_warn("plugin '%s' has a manifest (%s) but is not installed in %s; "
+				"install it first: svrun install --db %s %s",
+				l->id, l->manifest.path, o->db, o->db, o->plugin);
+		else
+			sv_warn("%s", err);
+		return -1;
+	}
+	sv_session_default_limits(&limits);
+	limits.result_bytes = o->max_result;
+	if (l->manifest.statement_ms)
+		limits.statement_ms = l->manifest.statement_ms;
+	if (limits.statement_ms > o->timeout * 1000ul)
+		limits.statement_ms = o->timeout * 1000ul;
+	limits.idle_tx_ms = o->timeout * 1000ul;
+	if (sv_session_open(db, l->id, &limits, &l->session, err, sizeof(err)) < 0) {
+		sv_warn("plugin '%s': %s", l->id, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* What the supervisor needs to start plugin i: every launch, and the helper. */
+struct starter {
+	struct launch *ls;
+	const char *helper;
+};
+
+/* Forks the plugin's sandbox and arms its supervision; its deadline starts now. */
+static int
+launch(struct launch *l, const char *helper)
+{
+	struct sv_options *o = &l->o;
+	struct sv_spawn_args args = {0};
+	char err[1024];
+
+	args.helper = helper;
+	args.policy = l->policy_path;
+	args.plugin = o->plugin;
+	args.id = l->id;
+	args.cpu_seconds = o->cpu_seconds;
+	args.address_space = o->memory;
+	args.open_files = 16;
+	args.allow_missing = o->allow_missing;
+	if (sv_spawn(&args, &l->child, err, sizeof(err)) < 0) {
+		sv_warn("plugin '%s': %s", l->id, err);
+		return -1;
+	}
+	l->sup.id = l->id;
+	l->sup.policy = l->policy_path;
+	l->sup.rules = l->policy;
+	l->sup.session = l->session;
+	l->sup.timeout = o->timeout;
+	l->sup.deadline_ns = sv_now_ns() + (uint64_t)o->timeout * 1000000000ull;
+	l->sup.output_max = o->max_output;
+	l->sup.frame_max = o->max_frame;
+	l->sup.address_space = o->memory;
+	l->sup.max_requests = o->max_requests;
+	l->sup.debug = o->debug;
+	l->sup.trace = o->trace;
+	l->sup.learn = l->learn;
+	if (o->debug)
+		sv_warn("plugin '%s': --debug: refusals tell the plugin their full reason", l->id);
+	sv_session_set_deadline(l->session, l->sup.deadline_ns);
+	return 0;
+}
+
+/* sv_start_fn: starts launch @i, handing its child and supervision to the loop. */
+static int
+start_launch(size_t i, struct sv_child *c, struct sv_supervision *sup, void *arg)
+{
+	struct starter *st = arg;
+
+	if (launch(&st->ls[i], st->helper) < 0)
+		return -1;
+	*c = st->ls[i].child;
+	*sup = st->ls[i].sup;
+	return 0;
+}
+
+/* Writes what learn mode gathered; returns the launch's status, failed if that failed. */
+static int
+write_learned(struct launch *l)
+{
+	char err[1024];
+
+	if (!l->learn)
+		return l->status;
+	if (sv_learn_write(l->learn, l->learn_path, l->id, l->policy, l->ceiling, err,
+			   sizeof(err)) < 0) {
+		sv_warn("learn: %s", err);
+		return SV_EXIT_FAILURE;
+	}
+	sv_warn("plugin '%s': learned policy written to %s; review it with svrun policy "
+		"explain and lint before use",
+		l->id, l->learn_path);
+	return l->status;
+}
+
+static void
+release(struct launch *l)
+{
+	sv_learn_free(l->learn);
+	sv_policy_free(l->ceiling);
+	sv_child_destroy(&l->child);
+	sv_session_close(l->session);
+	sv_policy_free(l->policy);
+	sv_manifest_clear(&l->manifest);
+}
+
+/* How a plugin ended, in the words of the summary. */
+static void
+describe_status(int status, int signo, char *buf, size_t len)
+{
+	static const char *const words[] = {
+		[SV_EXIT_FAILURE - SV_EXIT_FAILURE] = "svrun failed to run it",
+		[SV_EXIT_LOAD - SV_EXIT_FAILURE] = "could not be loaded",
+		[SV_EXIT_VIOLATION - SV_EXIT_FAILURE] = "killed: a denied syscall",
+		[SV_EXIT_DEADLINE - SV_EXIT_FAILURE] = "killed: deadline or CPU limit",
+		[SV_EXIT_PROTOCOL - SV_EXIT_FAILURE] = "stopped: protocol violation or limit",
+		[SV_EXIT_CRASH - SV_EXIT_FAILURE] = "crashed",
+	};
+
+	if (status <= SV_EXIT_PLUGIN_MAX)
+		snprintf(buf, len, "exited with status %d", status);
+	else if (status == SV_EXIT_FAILURE && signo)
+		snprintf(buf, len, "stopped: svrun received SIG%s", sigabbrev_np(signo));
+	else
+		snprintf(buf, len, "%s", words[status - SV_EXIT_FAILURE]);
+}
+
+/* Prints how each plugin of a run of several ended, one line each. */
+static void
+summarize(const struct launch *ls, size_t n, int signo)
+{
+	char how[96];
+
+	sv_warn("%zu plugins ended:", n);
+	for (size_t i = 0; i < n; i++) {
+		describe_status(ls[i].status, signo, how, sizeof(how));
+		sv_warn("  %-20s %3d  %s", ls[i].id, ls[i].status, how);
+	}
+}
+
+/*
+ * The plugins to run: the operands, then the *.so files of --plugins DIR in name order.
+ * Returns 0 with a malloc'd array of paths (the strings of DIR's files malloc'd too; the
+ * first o->nplugins borrowed from argv), or -1 after saying why.
+ */
+static int
+list_plugins(const struct sv_options *o, char ***out, size_t *n)
+{
+	struct dirent **names = NULL;
+	char **all = NULL;
+	int k = 0, r = -1;
+	size_t len;
+
+	*out = NULL;
+	*n = 0;
+	if (o->plugins_dir && (k = scandir(o->plugins_dir, &names, NULL, alphasort)) < 0) {
+		sv_warn("--plugins %s: %s", o->plugins_dir, strerror(errno));
+		return -1;
+	}
+	if ((all = calloc(o->nplugins + (size_t)k + 1, sizeof(*all))) == NULL)
+		goto out;
+	for (size_t i = 0; i < o->nplugins; i++)
+		all[(*n)++] = o->plugins[i];
+	for (int i = 0; i < k; i++) {
+		len = strlen(names[i]->d_name);
+		if (len <= 3 || strcmp(names[i]->d_name + len - 3, ".so") != 0)
+			continue;
+		if (asprintf(&all[*n], "%s/%s", o->plugins_dir, names[i]->d_name) < 0) {
+			all[*n] = NULL;
+			goto out;
+		}
+		(*n)++;
+	}
+	if (*n == 0) {
+		sv_warn("--plugins %s: no *.so file there", o->plugins_dir);
+		goto out;
+	}
+	*out = all;
+	all = NULL;	/* transferred */
+	r = 0;
+out:
+	if (r < 0 && errno == ENOMEM)
+		sv_warn("out of memory");
+	for (size_t i = o->nplugins; all && all[i]; i++)
+		free(all[i]);
+	free(all);
+	for (int i = 0; i < k; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+/* Refuses a run where two plugins share an id: they would share tables and a role. */
+static int
+refuse_duplicate_ids(const struct launch *ls, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(ls[i].id, ls[j].id) == 0) {
+				sv_warn("plugins %s and %s have the same id '%s'; each plugin "
+					"runs once per svrun",
+					ls[j].o.plugin, ls[i].o.plugin, ls[i].id);
+				return -1;
+			}
+	return 0;
+}
+
+/*
+ * Runs every plugin side by side under this one broker and returns svrun's exit status:
+ * that of the first plugin, in order, that did not exit 0. Nothing starts unless every
+ * plugin's manifest, policy, installation and session are in order; a plugin whose
+ * sandbox then fails to start ends with SV_EXIT_FAILURE, beside the others.
+ */
+static int
+run_plugins(const struct sv_options *o)
+{
+	struct launch *ls = NULL;
+	struct sv_child *children = NULL;
+	struct sv_supervision *sups = NULL;
+	int *statuses = NULL;
+	struct sv_db *db = NULL;
+	struct starter starter;
+	char **paths = NULL, err[1024], helper[4096];
+	size_t n = 0, i;
+	int status = SV_EXIT_FAILURE, signo = 0;
+
+	if (list_plugins(o, &paths, &n) < 0)
+		goto out;
+	if (o->learn && n > 1) {
+		sv_usage_error(NULL, "--learn runs one plugin at a time, not %zu", n);
+		goto out;
+	}
+	if (o->allow_missing && sv_allow_missing_check(o->allow_missing, err, sizeof(err)) < 0) {
 		sv_warn("%s", err);
 		goto out;
 	}
-	id = manifest.rights.id;
-	apply_manifest_limits(o, &manifest);
-	if (!o->policy)
-		o->policy = manifest.policy;
-	if (access(o->plugin, R_OK) < 0) {
-		sv_warn("cannot read plugin %s: %s", o->plugin, strerror(errno));
+	if ((ls = calloc(n, sizeof(*ls))) == NULL || (children = calloc(n, sizeof(*children))) ==
+	    NULL || (sups = calloc(n, sizeof(*sups))) == NULL ||
+	    (statuses = calloc(n, sizeof(*statuses))) == NULL) {
+		sv_warn("out of memory");
 		goto out;
 	}
+	for (i = 0; i < n; i++) {
+		ls[i].o = *o;
+		ls[i].o.plugin = paths[i];
+		ls[i].child = (struct sv_child){.pid = -1, .pidfd = -1, .chan = -1, .out = -1,
+						.err = -1};
+	}
+	for (i = 0; i < n; i++)
+		if (prepare(&ls[i]) < 0)
+			goto out;
+	if (refuse_duplicate_ids(ls, n) < 0)
+		goto out;
 	if (sv_find_installed("libexec/svrun/svrun-sandbox", SV_INSTALL_HELPER, helper,
 			      sizeof(helper)) < 0) {
 		sv_warn("sandbox helper svrun-sandbox not found (looked beside svrun and in %s)",
 			SV_INSTALL_HELPER);
 		goto out;
 	}
-	if (o->policy) {
-		if (sv_strlcpy(policy_path, o->policy, sizeof(policy_path)) < 0) {
-			sv_warn("policy path too long");
-			goto out;
-		}
-	} else if (sv_find_installed("share/svrun/policies/default.policy",
-				     SV_INSTALL_POLICY_DIR "/default.policy", policy_path,
-				     sizeof(policy_path)) < 0) {
-		sv_warn("default policy not found in %s", SV_INSTALL_POLICY_DIR);
-		goto out;
-	}
-	/* Checked here so a broken policy is reported before anything is forked. */
-	if (sv_policy_load(policy_path, &policy, err, sizeof(err)) < 0) {
-		sv_warn("policy: %s", err);
-		goto out;
-	}
-	if (!o->learn && refuse_log_rules(policy) < 0)
-		goto out;
-	if (check_ceiling(o, policy, &ceiling) < 0)
-		goto out;
-	if (o->allow_missing) {
-		if (sv_allow_missing_check(o->allow_missing, err, sizeof(err)) < 0) {
-			sv_warn("%s", err);
-			goto out;
-		}
-		sv_warn("plugin '%s': --allow-missing=%s: these sandbox layers may be absent; "
-			"each one that is will be logged",
-			id, o->allow_missing);
-	}
-	if (o->learn) {
-		if (sv_snprintf(learn_path, sizeof(learn_path), "%s.learned.policy", id) < 0 ||
-		    (o->learn[0] && sv_strlcpy(learn_path, o->learn, sizeof(learn_path)) < 0)) {
-			sv_warn("learned policy path too long");
-			goto out;
-		}
-		if ((learn = sv_learn_new()) == NULL) {
-			sv_warn("out of memory");
-			goto out;
-		}
-		sv_warn("plugin '%s': learn mode: denied syscalls fail with EPERM instead of "
-			"killing it, and go to %s; the sandbox is otherwise unchanged",
-			id, learn_path);
-	}
 	if (sv_db_open(o->db, &db, err, sizeof(err)) < 0) {
 		sv_warn("%s", err);
 		goto out;
 	}
-	/* A manifest's rights hold only once installed; never the wider defaults instead. */
-	if (manifest.path[0] && (r = sv_is_installed(db, id, err, sizeof(err))) <= 0) {
-		if (r == 0)
-			sv_warn("plugin '%s' has a manifest (%s) but is not installed in %s; "
-				"install it first: svrun install --db %s %s",
-				id, manifest.path, o->db, o->db, o->plugin);
-		else
-			sv_warn("%s", err);
-		goto out;
+	for (i = 0; i < n; i++)
+		if (open_session(&ls[i], db) < 0)
+			goto out;
+	for (i = 0; i < n; i++)
+		children[i] = ls[i].child;
+	starter = (struct starter){.ls = ls, .helper = helper};
+	sv_supervise(n, start_launch, &starter, children, sups, statuses, &signo);
+	status = 0;
+	for (i = 0; i < n; i++) {
+		ls[i].child = children[i];
+		ls[i].status = statuses[i];
+		ls[i].status = write_learned(&ls[i]);
+		if (status == 0)
+			status = ls[i].status;
 	}
-	sv_session_default_limits(&limits);
-	limits.result_bytes = o->max_result;
-	if (manifest.statement_ms)
-		limits.statement_ms = manifest.statement_ms;
-	if (limits.statement_ms > o->timeout * 1000ul)
-		limits.statement_ms = o->timeout * 1000ul;
-	limits.idle_tx_ms = o->timeout * 1000ul;
-	if (sv_session_open(db, id, &limits, &session, err, sizeof(err)) < 0) {
-		sv_warn("plugin '%s': %s", id, err);
-		goto out;
-	}
-	args.helper = helper;
-	args.policy = policy_path;
-	args.plugin = o->plugin;
-	args.id = id;
-	args.cpu_seconds = o->cpu_seconds;
-	args.address_space = o->memory;
-	args.open_files = 16;
-	args.allow_missing = o->allow_missing;
-	if (sv_spawn(&args, &child, err, sizeof(err)) < 0) {
-		sv_warn("plugin '%s': %s", id, err);
-		goto out;
-	}
-	sup.id = id;
-	sup.policy = policy_path;
-	sup.rules = policy;
-	sup.session = session;
-	sup.timeout = o->timeout;
-	sup.deadline_ns = sv_now_ns() + (uint64_t)o->timeout * 1000000000ull;
-	sup.output_max = o->max_output;
-	sup.frame_max = o->max_frame;
-	sup.address_space = o->memory;
-	sup.max_requests = o->max_requests;
-	sup.debug = o->debug;
-	sup.trace = o->trace;
-	if (o->debug)
-		sv_warn("plugin '%s': --debug: refusals tell the plugin their full reason", id);
-	sv_session_set_deadline(session, sup.deadline_ns);
-	sup.learn = learn;
-	status = sv_supervise(&child, &sup);
-	if (learn && sv_learn_write(learn, learn_path, id, policy, ceiling, err, sizeof(err)) < 0) {
-		sv_warn("learn: %s", err);
-		status = SV_EXIT_FAILURE;
-	} else if (learn) {
-		sv_warn("plugin '%s': learned policy written to %s; review it with svrun policy "
-			"explain and lint before use",
-			id, learn_path);
-	}
+	if (n > 1)
+		summarize(ls, n, signo);
 out:
-	sv_learn_free(learn);
-	sv_policy_free(ceiling);
-	sv_child_destroy(&child);
-	sv_session_close(session);
+	for (i = 0; ls && i < n; i++)
+		release(&ls[i]);
 	sv_db_close(db);
-	sv_policy_free(policy);
-	sv_manifest_clear(&manifest);
+	free(ls);
+	free(children);
+	free(sups);
+	free(statuses);
+	for (i = o->nplugins; paths && i < n; i++)
+		free(paths[i]);
+	free(paths);
+	/* Stopped by a signal: after the cleanup, end the way that signal would have. */
+	if (signo) {
+		signal(signo, SIG_DFL);
+		raise(signo);
+	}
 	return status;
 }
 
@@ -260,5 +505,5 @@ main(int argc, char **argv)
 			return commands[i].fn(argc - 1, argv + 1);
 	if ((r = sv_cli_parse(argc, argv, &o)) != 0)
 		return r > 0 ? 0 : SV_EXIT_FAILURE;
-	return run_plugin(&o);
+	return run_plugins(&o);
 }

@@ -3,8 +3,9 @@
  * it until it ends.
  *
  * main.c parses the command line (sv_cli_parse), opens the database, then for each
- * plugin: sv_spawn() forks and executes svrun-sandbox, and sv_supervise() serves its
- * requests, relays its output, enforces the deadline and reports how it ended.
+ * plugin: sv_spawn() forks and executes svrun-sandbox; sv_supervise() then serves all
+ * of them in one loop, relays their output, enforces their deadlines and reports how
+ * each ended.
  */
 #ifndef SV_RUNNER_H
 #define SV_RUNNER_H
@@ -46,7 +47,10 @@ struct sv_options {
 	unsigned long max_frame;	/* bytes of one request frame */
 	int debug;			/* full refusal reasons to the plugin */
 	int trace;			/* print each request and answer */
-	const char *plugin;		/* path of the plugin .so */
+	const char *plugin;		/* path of the plugin .so (this launch's) */
+	char **plugins;			/* every plugin to run, in order */
+	size_t nplugins;
+	const char *plugins_dir;	/* --plugins DIR: every *.so in it */
 	unsigned given;			/* SV_GIVEN_* */
 };
 
@@ -181,10 +185,22 @@ struct sv_supervision {
 };
 
 /*
- * Serves @c until it ends: answers its frames, relays its output tagged, enforces the
- * deadline, reports violations. Returns svrun's exit status (see common/common.h).
+ * Starts plugin @i of a run: spawns its child into @c[i] and fills @s[i]. Returns 0, or
+ * -1 after saying why (that plugin then ends with SV_EXIT_FAILURE, the others run on).
  */
-int sv_supervise(struct sv_child *c, const struct sv_supervision *s);
+typedef int sv_start_fn(size_t i, struct sv_child *c, struct sv_supervision *s, void *arg);
 
+/*
+ * Starts @n plugins with @start, one after another, and serves them all in one event
+ * loop until every one has ended: answers their frames, relays their output tagged,
+ * enforces each deadline, reports violations. Plugins started earlier are served while
+ * later ones start. One plugin's flood, violation or end never disturbs another.
+ * SIGINT, SIGTERM and SIGHUP stop them all; *@signo then says which came (else 0).
+ * Sets @statuses[i] to the exit status of plugin i (see common/common.h) and returns 0,
+ * or -1 when the loop could not be set up (every status is then SV_EXIT_FAILURE). @c
+ * and @s hold @n entries each and must stay in place until it returns.
+ */
+int sv_supervise(size_t n, sv_start_fn *start, void *arg, struct sv_child *c,
+		 struct sv_supervision *s, int *statuses, int *signo);
 
 #endif

@@ -1,22 +1,31 @@
 /*
- * session.c - supervise one sandboxed plugin from the broker: serve its channel, relay
- * its output, enforce its deadline, and report how it ended.
+ * session.c - supervise the sandboxed plugins from the broker, all of them in one epoll
+ * loop: serve each one's channel, relay its output, enforce its deadline, and report
+ * how it ended.
  *
- * Everything the child sends is hostile. The channel is read without blocking into a
+ * Everything a child sends is hostile. The channel is read without blocking into a
  * framer that grows only with bytes received; descriptors a plugin passes are closed,
  * except the one seccomp listener the helper sends with its handshake, which is checked
  * to be one. A violation notification, a bad frame or the deadline kills the child's
- * whole process group; the broker goes on.
+ * whole process group; the broker and the other plugins go on.
+ *
+ * No plugin can hold the loop: a turn serves at most FRAMES_PER_TURN of its requests
+ * (the rest wait their next turn, and nothing more is read from it meanwhile), answers
+ * are written without blocking, and a plugin that does not read its answers is not
+ * served again until it has.
  */
 #include <errno.h>
 #include <linux/seccomp.h>
-#include <poll.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,10 +37,21 @@
 #define LINE_MAX_RELAY 4096
 #define READS_PER_WAKEUP 64
 #define FDS_PER_MESSAGE 8
+/* Requests of one plugin served per turn; an honest pipeline is at most this deep. */
+#define FRAMES_PER_TURN 64
+/* How long an exited plugin's output pipes may stay open before they are given up. */
+#define LINGER_NS 1000000000ull
+#define EVENTS_PER_WAIT 64
+/* The epoll data of the signal descriptor; every other is (watch index, slot). */
+#define SIGNAL_EVENT UINT64_MAX
+
+/* The descriptors of one plugin the loop watches. */
+enum slot { SLOT_CHAN, SLOT_NOTIFY, SLOT_OUT, SLOT_ERR, SLOT_PIDFD, NSLOTS };
 
 /* A stdout or stderr pipe of the child, relayed line by line. */
 struct stream {
 	int *fd;
+	enum slot slot;
 	int to;			/* svrun's own descriptor it goes to */
 	const char *name;
 	char line[LINE_MAX_RELAY];
@@ -40,19 +60,67 @@ struct stream {
 	size_t dropped;
 };
 
+/* One supervised plugin. */
 struct state {
 	const struct sv_supervision *sup;
 	struct sv_child *child;
+	int epfd;
+	size_t index;
+	int regfd[NSLOTS];	/* the descriptor epoll watches in each slot, or -1 */
+	uint32_t regev[NSLOTS];
 	struct sv_peer peer;
 	struct sv_framer framer;
 	int notify_fd;
 	int candidate_fd;	/* a descriptor that came with the handshake bytes */
 	int chan_eof;
-	int spin;		/* sv_spin_pays(): more than one CPU to run on */
-	int busy;		/* the last wake-up served a request: the next one may be close */
+	int backlog;		/* whole requests wait past this turn's budget */
+	int stalled;		/* answers wait for the plugin to read them */
+	int busy;		/* this wake-up served a request: the next one may be close */
+	int exited;		/* reaped; si and ru say how */
+	uint64_t linger_until;
+	int finished;
+	int by_signal;		/* stopped because svrun was told to stop */
 	int outcome;		/* an exit status decided by the broker, or -1 */
+	siginfo_t si;
+	struct rusage ru;
 	struct stream out, err;
 };
+
+/* Makes epoll watch @fd in @slot for @events (0 or @fd -1: not at all). */
+static int
+watch_fd(struct state *st, enum slot slot, int fd, uint32_t events)
+{
+	struct epoll_event ev = {.events = events,
+				 .data.u64 = (uint64_t)st->index * NSLOTS + slot};
+	int op;
+
+	if (fd < 0)
+		events = 0;
+	if (st->regfd[slot] == fd && st->regev[slot] == events)
+		return 0;
+	if (st->regfd[slot] >= 0 && (st->regfd[slot] != fd || events == 0)) {
+		epoll_ctl(st->epfd, EPOLL_CTL_DEL, st->regfd[slot], NULL);
+		st->regfd[slot] = -1;
+		st->regev[slot] = 0;
+	}
+	if (events == 0)
+		return 0;
+	op = st->regfd[slot] == fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(st->epfd, op, fd, &ev) < 0)
+		return -errno;
+	st->regfd[slot] = fd;
+	st->regev[slot] = events;
+	return 0;
+}
+
+/* Closes a watched descriptor, taking it out of epoll first (a dup elsewhere keeps it). */
+static void
+drop(struct state *st, enum slot slot, int *fdp)
+{
+	if (st->regfd[slot] == *fdp)
+		watch_fd(st, slot, -1, 0);
+	sv_closep(fdp);
+}
 
 /* Kills the plugin and records why, unless an earlier reason stands. */
 static void
@@ -60,6 +128,9 @@ stop(struct state *st, int status)
 {
 	if (st->outcome < 0)
 		st->outcome = status;
+	/* Reaped, its pid is -1: kill(-1) would be every process there is. */
+	if (st->child->pid <= 0)
+		return;
 	kill(-st->child->pid, SIGKILL);
 	kill(st->child->pid, SIGKILL);
 }
@@ -122,7 +193,7 @@ relay(struct state *st, struct stream *s)
 			if (s->len)
 				emit(st, s, s->line, s->len);
 			s->len = 0;
-			sv_closep(s->fd);
+			drop(st, s->slot, s->fd);
 			return;
 		}
 		/* Past the limit a flood is only counted: no work per byte. */
@@ -136,17 +207,16 @@ relay(struct state *st, struct stream *s)
 /*
  * Names the address-space limit when the plugin came near it: past it, allocations fail
  * inside the plugin and nothing else would tell the operator why. The peak resident size
- * of the reaped child (getrusage) is the evidence.
+ * of this reaped child (its own rusage, from waitid) is the evidence.
  */
 static void
 report_memory(const struct state *st)
 {
-	struct rusage ru;
 	unsigned long peak, limit = st->sup->address_space;
 
-	if (limit == 0 || getrusage(RUSAGE_CHILDREN, &ru) < 0)
+	if (limit == 0)
 		return;
-	peak = (unsigned long)ru.ru_maxrss * 1024;
+	peak = (unsigned long)st->ru.ru_maxrss * 1024;
 	if (peak >= limit / 4 * 3)
 		sv_warn("plugin '%s' reached its address-space limit of %lu MiB (peak resident "
 			"%lu MiB): allocations past it fail; --memory raises it",
@@ -204,15 +274,40 @@ accept_listener(struct state *st, char *why, size_t len)
 	return 0;
 }
 
-/* Dispatches every whole frame held; returns -EPROTO with @why on a violation. */
+/*
+ * Whether a failure to answer only means the plugin closed its end (it exited, or
+ * closed the channel): nobody is left to read, and that breaks no rule. Its answers go.
+ */
+static int
+nobody_reads(struct state *st, int r)
+{
+	if (r != -EPIPE && r != -ECONNRESET)
+		return 0;
+	sv_peer_release(&st->peer);
+	return 1;
+}
+
+/*
+ * Serves the whole requests held, at most FRAMES_PER_TURN of them and none while the
+ * plugin leaves its answers unread; sets st->backlog when some must wait for the next
+ * turn. Returns 0, or -EPROTO with @why on a violation.
+ */
 static int
 serve_frames(struct state *st, char *why, size_t len)
 {
 	const uint8_t *payload;
 	size_t plen;
-	int was_hello, batch = 0, k, r = 0;
+	int was_hello, batch = 0, served = 0, k = 0, r = 0;
 
-	while ((k = sv_framer_next(&st->framer, &payload, &plen)) == 1) {
+	/* Stopped by the broker, it is being killed: what it still asks goes unanswered. */
+	if (st->outcome >= 0) {
+		st->backlog = st->stalled = 0;
+		st->chan_eof = 1;
+		return 0;
+	}
+	while (served < FRAMES_PER_TURN && !sv_peer_backed_up(&st->peer) &&
+	       (k = sv_framer_next(&st->framer, &payload, &plen)) == 1) {
+		served++;
 		st->busy = 1;
 		/* Two whole requests at hand: a pipelined run, served as one (sv_session_batch). */
 		if (!batch && st->peer.hello_seen && sv_framer_more(&st->framer)) {
@@ -220,7 +315,8 @@ serve_frames(struct state *st, char *why, size_t len)
 			sv_session_batch(st->peer.session, 1);
 		}
 		was_hello = st->peer.hello_seen;
-		if ((r = sv_dispatch_frame(&st->peer, payload, plen, why, len)) < 0) {
+		if ((r = sv_dispatch_frame(&st->peer, payload, plen, why, len)) < 0 &&
+		    !nobody_reads(st, r)) {
 			if (r != -EPROTO)
 				snprintf(why, len, "cannot answer: %s", strerror(-r));
 			r = -EPROTO;
@@ -235,8 +331,13 @@ serve_frames(struct state *st, char *why, size_t len)
 		r = -EPROTO;
 		goto out;
 	}
-	/* No whole frame left: what was answered leaves now, in one write. */
-	if ((r = sv_peer_flush(&st->peer)) < 0) {
+	st->backlog = k == 1 || (served == FRAMES_PER_TURN && sv_framer_more(&st->framer));
+	/* What was answered leaves now, in one write, or when the plugin reads again. */
+	r = sv_peer_flush(&st->peer);
+	st->stalled = r == -EAGAIN;
+	if (r == -EAGAIN || nobody_reads(st, r)) {
+		r = 0;
+	} else if (r < 0) {
 		snprintf(why, len, "cannot answer: %s", strerror(-r));
 		r = -EPROTO;
 	}
@@ -246,7 +347,31 @@ out:
 	return r;
 }
 
-/* Reads what the channel holds (bounded per wakeup) and serves it. */
+/* Stops the plugin for breaking the protocol, saying why. */
+static void
+violation(struct state *st, const char *why)
+{
+	if (st->outcome < 0)
+		sv_warn("plugin '%s' stopped: protocol violation: %s", st->sup->id, why);
+	stop(st, SV_EXIT_PROTOCOL);
+	st->chan_eof = 1;
+	st->backlog = st->stalled = 0;
+}
+
+/* Serves the requests left from the plugin's last turn, or writes its waiting answers. */
+static void
+serve_backlog(struct state *st)
+{
+	char why[256] = "";
+
+	if (st->stalled && sv_peer_flush(&st->peer) == -EAGAIN)
+		return;
+	st->stalled = 0;
+	if (serve_frames(st, why, sizeof(why)) < 0)
+		violation(st, why);
+}
+
+/* Reads what the channel holds and serves it, until a turn's budget is spent. */
 static void
 read_channel(struct state *st)
 {
@@ -261,7 +386,7 @@ read_channel(struct state *st)
 	size_t room;
 	ssize_t n;
 
-	for (int reads = 0; reads < READS_PER_WAKEUP; reads++) {
+	for (int reads = 0; reads < READS_PER_WAKEUP && !st->backlog && !st->stalled; reads++) {
 		if (sv_framer_reserve(&st->framer, &dst, &room) < 0) {
 			snprintf(why, sizeof(why),
 				 "frame header claims more than the --max-frame limit of %zu bytes",
@@ -296,16 +421,13 @@ read_channel(struct state *st)
 		sv_framer_commit(&st->framer, (size_t)n);
 		if (serve_frames(st, why, sizeof(why)) < 0)
 			goto violation;
-		/* A short read emptied the socket: poll, rather than a read that finds nothing. */
+		/* A short read emptied the socket: wait, rather than a read that finds nothing. */
 		if ((size_t)n < room)
 			return;
 	}
 	return;
 violation:
-	if (st->outcome < 0)
-		sv_warn("plugin '%s' stopped: protocol violation: %s", st->sup->id, why);
-	stop(st, SV_EXIT_PROTOCOL);
-	st->chan_eof = 1;
+	violation(st, why);
 }
 
 /* In learn mode: keeps the denied call, fails it with EPERM, and lets the plugin go on. */
@@ -345,7 +467,7 @@ report_violation(struct state *st)
 				"notification)",
 				st->sup->id, st->sup->policy);
 			stop(st, SV_EXIT_VIOLATION);
-			sv_closep(&st->notify_fd);
+			drop(st, SLOT_NOTIFY, &st->notify_fd);
 		}
 		goto out;
 	}
@@ -365,7 +487,7 @@ report_violation(struct state *st)
 			"--learn shows what the plugin needs)",
 			st->sup->id, desc, st->sup->policy);
 	stop(st, SV_EXIT_VIOLATION);
-	sv_closep(&st->notify_fd);
+	drop(st, SLOT_NOTIFY, &st->notify_fd);
 out:
 	seccomp_notify_free(req, resp);
 }
@@ -410,123 +532,339 @@ classify(struct state *st, const siginfo_t *si)
 	return SV_EXIT_CRASH;
 }
 
-/* Milliseconds until the deadline, at least 0. */
-static int
-ms_left(const struct state *st)
+/* Sets up the supervision of child @c as watch @index of the loop on @epfd. */
+static void
+start_watch(struct state *st, size_t index, int epfd, struct sv_child *c,
+      const struct sv_supervision *sup)
 {
-	uint64_t now = sv_now_ns();
-
-	if (now >= st->sup->deadline_ns)
-		return 0;
-	return (int)((st->sup->deadline_ns - now + 999999) / 1000000);
+	st->sup = sup;
+	st->child = c;
+	st->epfd = epfd;
+	st->index = index;
+	for (int i = 0; i < NSLOTS; i++)
+		st->regfd[i] = -1;
+	st->notify_fd = st->candidate_fd = -1;
+	st->outcome = -1;
+	st->peer.plugin_id = sup->id;
+	st->peer.session = sup->session;
+	st->peer.fd = c->chan;
+	st->peer.max_requests = sup->max_requests;
+	st->peer.debug = sup->debug;
+	st->peer.trace = sup->trace;
+	st->peer.log_max = sup->output_max;
+	sv_framer_init(&st->framer);
+	st->framer.max = sup->frame_max;
+	st->out = (struct stream){.fd = &c->out, .slot = SLOT_OUT, .to = STDOUT_FILENO,
+				  .name = "stdout"};
+	st->err = (struct stream){.fd = &c->err, .slot = SLOT_ERR, .to = STDERR_FILENO,
+				  .name = "stderr"};
 }
 
 /*
- * Waits for events, first polling without sleep for up to SV_SPIN_NS when the plugin
- * has just been served: its next request is then likely microseconds away, and waking
- * this process from sleep would cost more than the spin.
+ * Brings what epoll watches of @st in line with its state: the channel for requests
+ * unless a backlog or unread answers hold it (then for room to write), the listener,
+ * the pipes, and the pidfd until reaped. A registration that fails stops the plugin:
+ * unwatched, it could not be served nor stopped in time.
  */
-static int
-wait_for_events(struct state *st, struct pollfd *pfd, nfds_t n, int timeout_ms)
+static void
+sync_watch(struct state *st)
 {
-	uint64_t until;
-	int r;
+	uint32_t chan = 0;
+	int r = 0;
 
-	if (st->busy && st->spin) {
-		st->busy = 0;
-		until = sv_now_ns() + SV_SPIN_NS;
-		do {
-			if ((r = poll(pfd, n, 0)) != 0)
-				return r;
-		} while (sv_now_ns() < until);
+	if (!st->chan_eof)
+		chan = st->stalled ? EPOLLOUT : st->backlog ? 0 : EPOLLIN;
+	if (st->finished)
+		chan = 0;
+	r |= watch_fd(st, SLOT_CHAN, st->child->chan, chan);
+	r |= watch_fd(st, SLOT_NOTIFY, st->notify_fd, st->finished ? 0 : EPOLLIN);
+	r |= watch_fd(st, SLOT_OUT, st->child->out, st->finished ? 0 : EPOLLIN);
+	r |= watch_fd(st, SLOT_ERR, st->child->err, st->finished ? 0 : EPOLLIN);
+	r |= watch_fd(st, SLOT_PIDFD, st->exited ? -1 : st->child->pidfd, EPOLLIN);
+	if (r < 0 && st->outcome < 0) {
+		sv_warn("plugin '%s' stopped: the broker cannot watch its descriptors", st->sup->id);
+		stop(st, SV_EXIT_FAILURE);
 	}
-	return poll(pfd, n, timeout_ms);
 }
 
-/* Arms the channel's send timeout so an answer never blocks past the deadline. */
+/* Reaps the child once its pidfd says it ended, keeping its own rusage for the report. */
 static void
-bound_sends(struct state *st)
+reap(struct state *st)
 {
-	struct timeval tv;
-	int ms = ms_left(st) + 1;
+	/* The raw call, for the fifth argument glibc's waitid() does not pass. */
+	if (syscall(SYS_waitid, P_PIDFD, st->child->pidfd, &st->si, WEXITED, &st->ru) < 0)
+		return;
+	st->exited = 1;
+	st->child->pid = -1;
+	st->linger_until = sv_now_ns() + LINGER_NS;
+	/* Once it is gone, whatever is left in the channel is all there will be. */
+	if (!st->chan_eof)
+		read_channel(st);
+}
 
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	setsockopt(st->child->chan, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+/* Handles one event on slot @slot of @st. */
+static void
+handle(struct state *st, enum slot slot, uint32_t events)
+{
+	switch (slot) {
+	case SLOT_CHAN:
+		if (st->stalled)
+			serve_backlog(st);
+		else
+			read_channel(st);
+		break;
+	case SLOT_NOTIFY:
+		/* EPOLLIN is a pending call; EPOLLHUP alone: every filtered task is gone. */
+		if (events & EPOLLIN)
+			report_violation(st);
+		else
+			drop(st, SLOT_NOTIFY, &st->notify_fd);
+		break;
+	case SLOT_OUT:
+		relay(st, &st->out);
+		break;
+	case SLOT_ERR:
+		relay(st, &st->err);
+		break;
+	case SLOT_PIDFD:
+	case NSLOTS:
+	default:
+		reap(st);
+		break;
+	}
+}
+
+/* Whether @st has nothing more to give: reaped, channel and pipes at their end. */
+static int
+drained(const struct state *st, uint64_t now)
+{
+	if (!st->exited)
+		return 0;
+	if (st->chan_eof && st->child->out < 0 && st->child->err < 0)
+		return 1;
+	/* Exited, but a pipe stays open past the linger: nothing more is coming. */
+	return now >= st->linger_until;
+}
+
+/* Reports what is left to say about @st and sets its exit status. */
+static int
+finish(struct state *st)
+{
+	report_dropped(st, &st->out);
+	report_dropped(st, &st->err);
+	if (st->exited)
+		report_memory(st);
+	if (st->peer.log_dropped)
+		sv_warn("plugin '%s': %zu bytes of sv_log lines dropped beyond the %zu-byte limit",
+			st->sup->id, st->peer.log_dropped, st->sup->output_max);
+	st->finished = 1;
+	sync_watch(st);
+	drop(st, SLOT_NOTIFY, &st->notify_fd);
+	sv_closep(&st->candidate_fd);
+	/* A reaped plugin's descriptors go now, not when the last plugin ends. */
+	if (st->exited) {
+		drop(st, SLOT_CHAN, &st->child->chan);
+		drop(st, SLOT_OUT, &st->child->out);
+		drop(st, SLOT_ERR, &st->child->err);
+		sv_closep(&st->child->pidfd);
+	}
+	sv_framer_release(&st->framer);
+	sv_peer_release(&st->peer);
+	if (st->by_signal)
+		return SV_EXIT_FAILURE;
+	return classify(st, &st->si);
+}
+
+/* Stops @st at its deadline, before anything else is looked at, so it cannot race it. */
+static void
+check_deadline(struct state *st, uint64_t now)
+{
+	if (st->exited || st->outcome >= 0 || now < st->sup->deadline_ns)
+		return;
+	sv_warn("plugin '%s' killed: deadline of %lu s passed", st->sup->id, st->sup->timeout);
+	stop(st, SV_EXIT_DEADLINE);
+}
+
+/* Milliseconds to sleep at most: until the next deadline or linger; 0 with work left. */
+static int
+next_timeout(const struct state *sts, size_t n, uint64_t now)
+{
+	uint64_t next = UINT64_MAX, t;
+
+	for (size_t i = 0; i < n; i++) {
+		if (sts[i].finished)
+			continue;
+		if (sts[i].backlog && !sts[i].stalled)
+			return 0;
+		t = sts[i].exited ? sts[i].linger_until : sts[i].sup->deadline_ns;
+		if (t < next)
+			next = t;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	if (next <= now)
+		return 0;
+	return (int)((next - now + 999999) / 1000000);
+}
+
+/*
+ * Waits for events, first polling without sleep for up to SV_SPIN_NS when a plugin has
+ * just been served: its next request is then likely microseconds away, and waking this
+ * process from sleep would cost more than the spin.
+ */
+static int
+wait_for_events(int epfd, struct epoll_event *ev, int busy, struct sv_spin *spin,
+		int timeout_ms)
+{
+	uint64_t until;
+	int n;
+
+	if (busy && timeout_ms != 0 && sv_spin_wanted(spin)) {
+		until = sv_now_ns() + SV_SPIN_NS;
+		do {
+			if ((n = epoll_wait(epfd, ev, EVENTS_PER_WAIT, 0)) != 0) {
+				sv_spin_record(spin, 1);
+				return n;
+			}
+		} while (sv_now_ns() < until);
+		sv_spin_record(spin, 0);
+	}
+	return epoll_wait(epfd, ev, EVENTS_PER_WAIT, timeout_ms);
+}
+
+/* Stops every plugin still running because svrun itself was told to stop. */
+static void
+stop_all(struct state *sts, size_t n, int signo)
+{
+	size_t running = 0;
+
+	for (size_t i = 0; i < n; i++)
+		running += !sts[i].exited;
+	sv_warn("SIG%s received: stopping %zu plugin%s",
+		sigabbrev_np(signo) ? sigabbrev_np(signo) : "NAL", running, running == 1 ? "" : "s");
+	for (size_t i = 0; i < n; i++) {
+		if (sts[i].exited)
+			continue;
+		sts[i].by_signal = 1;
+		stop(&sts[i], SV_EXIT_FAILURE);
+	}
+}
+
+/* Reads which signal came; 0 if none could be read. */
+static int
+read_signal(int sigfd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return 0;
+	return (int)si.ssi_signo;
+}
+
+/* The signals that stop svrun, which the loop takes through a signalfd. */
+static void
+stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
+/* Starts plugin @i with @start and begins to watch it; a failed start is its end. */
+static void
+admit(struct state *st, size_t i, int epfd, sv_start_fn *start, void *arg,
+      struct sv_child *c, struct sv_supervision *s, int *status)
+{
+	if (start(i, &c[i], &s[i], arg) < 0) {
+		st->finished = 1;
+		*status = SV_EXIT_FAILURE;
+		return;
+	}
+	start_watch(st, i, epfd, &c[i], &s[i]);
+	sync_watch(st);
 }
 
 int
-sv_supervise(struct sv_child *c, const struct sv_supervision *sup)
+sv_supervise(size_t n, sv_start_fn *start, void *arg, struct sv_child *c,
+	     struct sv_supervision *s, int *statuses, int *signo)
 {
-	struct state st = {0};
-	struct pollfd pfd[5];
-	siginfo_t si = {0};
-	int exited = 0, n;
+	struct epoll_event ev[EVENTS_PER_WAIT];
+	struct sv_spin spin = {.on = sv_spin_pays()};
+	struct state *sts = NULL;
+	sigset_t set, old;
+	size_t live = 0, started = 0, i;
+	int epfd = -1, sigfd = -1, busy = 0, r = -1, k, m;
+	uint64_t now, data;
 
-	st.sup = sup;
-	st.child = c;
-	st.notify_fd = st.candidate_fd = -1;
-	st.outcome = -1;
-	st.spin = sv_spin_pays();
-	st.peer.plugin_id = sup->id;
-	st.peer.session = sup->session;
-	st.peer.fd = c->chan;
-	st.peer.max_requests = sup->max_requests;
-	st.peer.debug = sup->debug;
-	st.peer.trace = sup->trace;
-	sv_framer_init(&st.framer);
-	st.framer.max = sup->frame_max;
-	st.peer.log_max = sup->output_max;
-	st.out = (struct stream){.fd = &c->out, .to = STDOUT_FILENO, .name = "stdout"};
-	st.err = (struct stream){.fd = &c->err, .to = STDERR_FILENO, .name = "stderr"};
-	bound_sends(&st);
-
-	while (!exited || !st.chan_eof || c->out >= 0 || c->err >= 0) {
-		pfd[0] = (struct pollfd){.fd = st.chan_eof ? -1 : c->chan, .events = POLLIN};
-		pfd[1] = (struct pollfd){.fd = st.notify_fd, .events = POLLIN};
-		pfd[2] = (struct pollfd){.fd = c->out, .events = POLLIN};
-		pfd[3] = (struct pollfd){.fd = c->err, .events = POLLIN};
-		pfd[4] = (struct pollfd){.fd = exited ? -1 : c->pidfd, .events = POLLIN};
-		n = wait_for_events(&st, pfd, 5, exited ? 1000 : ms_left(&st));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 && !exited) {
-			sv_warn("plugin '%s' killed: deadline of %lu s passed", sup->id,
-				sup->timeout);
-			stop(&st, SV_EXIT_DEADLINE);
-			continue;
-		}
-		if (n == 0)
-			break;	/* exited, but a pipe stays open: nothing more is coming */
-		/* POLLIN is a pending call; POLLHUP alone means every filtered task is gone. */
-		if (pfd[1].revents & POLLIN)
-			report_violation(&st);
-		else if (pfd[1].revents)
-			sv_closep(&st.notify_fd);
-		if (pfd[0].revents)
-			read_channel(&st);
-		if (pfd[2].revents)
-			relay(&st, &st.out);
-		if (pfd[3].revents)
-			relay(&st, &st.err);
-		if (pfd[4].revents && waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED) == 0) {
-			exited = 1;
-			c->pid = -1;	/* reaped */
-		}
-		/* Once it is gone, whatever is left in the channel is all there will be. */
-		if (exited && !st.chan_eof)
-			read_channel(&st);
+	*signo = 0;
+	for (i = 0; i < n; i++)
+		statuses[i] = SV_EXIT_FAILURE;
+	stop_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	if ((sts = calloc(n, sizeof(*sts))) == NULL ||
+	    (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    (sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+	    epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd,
+		      &(struct epoll_event){.events = EPOLLIN, .data.u64 = SIGNAL_EVENT}) < 0) {
+		sv_warn("cannot set up the broker's event loop: %s", strerror(errno));
+		goto out;
 	}
-	report_dropped(&st, &st.out);
-	report_dropped(&st, &st.err);
-	if (exited)
-		report_memory(&st);
-	if (st.peer.log_dropped)
-		sv_warn("plugin '%s': %zu bytes of sv_log lines dropped beyond the %zu-byte limit",
-			sup->id, st.peer.log_dropped, sup->output_max);
-	sv_framer_release(&st.framer);
-	sv_peer_release(&st.peer);
-	sv_closep(&st.notify_fd);
-	sv_closep(&st.candidate_fd);
-	return classify(&st, &si);
+	while (started < n || live > 0) {
+		/* One start per turn: the handshakes of those already started are read meanwhile. */
+		if (started < n && *signo == 0) {
+			admit(&sts[started], started, epfd, start, arg, c, s, &statuses[started]);
+			live += !sts[started].finished;
+			started++;
+		}
+		now = sv_now_ns();
+		k = wait_for_events(epfd, ev, busy, &spin,
+				    started < n && *signo == 0 ? 0 : next_timeout(sts, started, now));
+		if (k < 0 && errno != EINTR) {
+			sv_warn("the broker's event loop failed: %s", strerror(errno));
+			stop_all(sts, started, SIGTERM);
+			k = 0;
+		}
+		now = sv_now_ns();
+		busy = 0;
+		for (i = 0; i < started; i++)
+			check_deadline(&sts[i], now);
+		for (m = 0; m < k; m++) {
+			data = ev[m].data.u64;
+			if (data == SIGNAL_EVENT) {
+				if (*signo == 0 && (*signo = read_signal(sigfd)) != 0)
+					stop_all(sts, started, *signo);
+				else
+					read_signal(sigfd);
+				continue;
+			}
+			if (data / NSLOTS < started && !sts[data / NSLOTS].finished)
+				handle(&sts[data / NSLOTS], (enum slot)(data % NSLOTS), ev[m].events);
+		}
+		now = sv_now_ns();
+		for (i = 0; i < started; i++) {
+			if (sts[i].finished)
+				continue;
+			if (sts[i].backlog && !sts[i].stalled && !sts[i].chan_eof)
+				serve_backlog(&sts[i]);
+			busy |= sts[i].busy;
+			sts[i].busy = 0;
+			if (drained(&sts[i], now)) {
+				statuses[i] = finish(&sts[i]);
+				live--;
+			} else {
+				sync_watch(&sts[i]);
+			}
+		}
+		/* Told to stop before all were started: the rest never start. */
+		if (*signo != 0)
+			n = started;
+	}
+	r = 0;
+out:
+	free(sts);
+	sv_closep(&sigfd);
+	sv_closep(&epfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return r;
 }

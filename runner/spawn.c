@@ -28,6 +28,7 @@ exec_helper(const struct sv_spawn_args *a, int chan, int out, int err, int go, c
 {
 	char cpu[32], as[32], nofile[32], idenv[96], byte;
 	char *argv[9], *envp[3];
+	sigset_t none;
 	int null;
 
 	/*
@@ -36,6 +37,10 @@ exec_helper(const struct sv_spawn_args *a, int chan, int out, int err, int go, c
 	 * broker is gone (in a new PID namespace getppid() cannot tell).
 	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || read(go, &byte, 1) != 1)
+		_exit(SV_EXIT_FAILURE);
+	/* The broker blocks its stop signals (it takes them through a signalfd); not ours. */
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		_exit(SV_EXIT_FAILURE);
 	if (setpgid(0, 0) < 0)
 		_exit(SV_EXIT_FAILURE);

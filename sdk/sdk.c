@@ -22,7 +22,7 @@
 
 struct sv_ctx {
 	int fd;
-	int spin;
+	struct sv_spin spin;
 	struct sv_framer in;	/* answers as they arrive, possibly several per read */
 	struct sv_outbox out;	/* requests of sv_query_send() not yet written */
 	uint64_t next_id;
@@ -43,7 +43,7 @@ sv_ctx *
 sv_sdk_context(int fd, int spin)
 {
 	the_ctx.fd = fd;
-	the_ctx.spin = spin;
+	the_ctx.spin = (struct sv_spin){.on = spin};
 	sv_framer_init(&the_ctx.in);
 	memset(&the_ctx.out, 0, sizeof(the_ctx.out));
 	the_ctx.next_id = 1;
@@ -73,7 +73,7 @@ receive_answer(sv_ctx *ctx, uint64_t id)
 	size_t len;
 	int r;
 
-	if ((r = sv_frame_read(ctx->fd, &ctx->in, ctx->spin, &payload, &len)) < 0) {
+	if ((r = sv_frame_read(ctx->fd, &ctx->in, &ctx->spin, &payload, &len)) < 0) {
 		fail(ctx, "broker channel: %s", strerror(-r));
 		return NULL;
 	}

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tests/integ/harness.h"
 
@@ -175,5 +177,41 @@ Test(cli, a_plugin_with_a_manifest_runs_only_once_installed)
 	r = it_svrun((const char *const[]){"--db", it_uri, so, NULL}, NULL);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert(it_has_log(r.err, "rights", "view: "), "%s", r.err);
+	it_run_free(&r);
+}
+
+Test(cli, a_run_of_several_plugins_refuses_a_shared_id_learn_and_an_empty_directory)
+{
+	char dir[512], copy[600], benign[512];
+	struct it_run r;
+
+	it_init_db();
+	snprintf(benign, sizeof(benign), "%s", it_plugin("benign"));
+	snprintf(dir, sizeof(dir), "%s/plugins", it_dir);
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	/* Two files, one id: they would share tables and a role. Nothing runs. */
+	snprintf(copy, sizeof(copy), "%s/benign.so", dir);
+	it_copy(benign, copy);
+	r = it_svrun((const char *const[]){"--db", it_uri, benign, copy, NULL}, NULL);
+	cr_assert_eq(r.status, 126, "%s", r.err);
+	cr_assert(strstr(r.err, "have the same id 'benign'"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "[benign]"), "a plugin ran:\n%s", r.err);
+	it_run_free(&r);
+	r = it_svrun((const char *const[]){"--db", it_uri, "--learn", benign, it_plugin("spin"),
+					   NULL},
+		     NULL);
+	cr_assert_eq(r.status, 126, "%s", r.err);
+	cr_assert(strstr(r.err, "--learn runs one plugin at a time, not 2"), "%s", r.err);
+	it_run_free(&r);
+	unlink(copy);
+	r = it_svrun((const char *const[]){"--db", it_uri, "--plugins", dir, NULL}, NULL);
+	cr_assert_eq(r.status, 126, "%s", r.err);
+	cr_assert(strstr(r.err, "no *.so file there"), "%s", r.err);
+	it_run_free(&r);
+	/* Control: the directory with one plugin in it runs that plugin. */
+	it_copy(benign, copy);
+	r = it_svrun((const char *const[]){"--db", it_uri, "--plugins", dir, NULL}, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(it_has_log(r.err, "benign", "ok"), "%s", r.err);
 	it_run_free(&r);
 }

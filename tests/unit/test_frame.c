@@ -61,11 +61,12 @@ send_query(int fd, uint64_t id, const char *sql)
 static void
 expect_query(int fd, struct sv_framer *f, int spin, uint64_t id, const char *sql)
 {
+	struct sv_spin sp = {.on = spin};
 	Sovereign__ChildMessage *back;
 	const uint8_t *payload;
 	size_t len;
 
-	cr_assert_eq(sv_frame_read(fd, f, spin, &payload, &len), 0);
+	cr_assert_eq(sv_frame_read(fd, f, &sp, &payload, &len), 0);
 	back = sovereign__child_message__unpack(NULL, len, payload);
 	cr_assert_not_null(back);
 	cr_assert_eq(back->id, id);
@@ -122,7 +123,8 @@ Test(frame, read_refuses_header_over_max)
 	sv_framer_init(&f);
 	put_header(hdr, SV_FRAME_MAX + 1);
 	cr_assert_eq(write(sv[0], hdr, 4), 4);
-	cr_assert_eq(sv_frame_read(sv[1], &f, 1, &payload, &len), -EMSGSIZE);
+	cr_assert_eq(sv_frame_read(sv[1], &f, &(struct sv_spin){.on = 1}, &payload, &len),
+		     -EMSGSIZE);
 	cr_assert_null(payload);
 	/* Nothing of the claimed size was allocated: only one read's worth. */
 	cr_assert_leq(f.cap, SV_FRAMER_CHUNK);
@@ -145,7 +147,7 @@ Test(frame, read_reports_truncated_frame_as_epipe)
 	bytes[4] = bytes[5] = 0x08;
 	cr_assert_eq(write(sv[0], bytes, sizeof(bytes)), (ssize_t)sizeof(bytes));
 	close(sv[0]);
-	cr_assert_eq(sv_frame_read(sv[1], &f, 0, &payload, &len), -EPIPE);
+	cr_assert_eq(sv_frame_read(sv[1], &f, NULL, &payload, &len), -EPIPE);
 	cr_assert_null(payload);
 	cr_assert_eq(sv_framer_pending(&f), sizeof(bytes));
 	sv_framer_release(&f);
@@ -253,4 +255,26 @@ Test(frame, send_refuses_a_message_over_max)
 	close(sv[0]);
 	close(sv[1]);
 	free(text);
+}
+
+Test(frame, spinning_backs_off_after_missing_and_comes_back)
+{
+	struct sv_spin s = {.on = 1}, off = {.on = 0};
+	int i;
+
+	cr_assert_not(sv_spin_wanted(&off));
+	/* Hits keep it spinning; a hit in between resets the count of misses. */
+	for (i = 0; i < SV_SPIN_MISSES - 1; i++) {
+		cr_assert(sv_spin_wanted(&s));
+		sv_spin_record(&s, 0);
+	}
+	sv_spin_record(&s, 1);
+	for (i = 0; i < SV_SPIN_MISSES; i++) {
+		cr_assert(sv_spin_wanted(&s), "wait %d", i);
+		sv_spin_record(&s, 0);
+	}
+	/* Missed SV_SPIN_MISSES in a row: the next SV_SPIN_REST waits block at once. */
+	for (i = 0; i < SV_SPIN_REST; i++)
+		cr_assert_not(sv_spin_wanted(&s), "wait %d after the misses", i);
+	cr_assert(sv_spin_wanted(&s));
 }

@@ -1,0 +1,257 @@
+/*
+ * test_many.c - one broker, many plugins: each keeps its own outcome, none is starved or
+ * stalled by another (a flood, a plugin that never reads its answers, a crash, a
+ * violation, a deadline), a signal to svrun leaves no process behind, and a load of 64
+ * plugins x 10,000 requests comes back whole, every answer checked by content.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/integ/harness.h"
+
+TestSuite(many, .init = it_setup, .fini = it_teardown, .timeout = 600);
+
+/* it_plugin(@id) in a buffer of its own (it_plugin's is reused by every call). */
+static const char *
+plugin(const char *id)
+{
+	static char paths[8][512];
+	static int next;
+	char *p = paths[next++ % 8];
+
+	snprintf(p, sizeof(paths[0]), "%s", it_plugin(id));
+	return p;
+}
+
+/* The line of the exit summary for plugin @id, status @status and words @how. */
+static int
+has_summary(const char *err, const char *id, int status, const char *how)
+{
+	char line[160];
+
+	snprintf(line, sizeof(line), "svrun:   %-20s %3d  %s", id, status, how);
+	return strstr(err, line) != NULL;
+}
+
+Test(many, each_plugin_keeps_its_own_outcome_and_the_summary_lists_them_all)
+{
+	struct it_run r;
+
+	it_init_db();
+	r = it_svrun((const char *const[]){"--timeout", "4", "--db", it_uri, plugin("hello"),
+					   plugin("nomain"), plugin("learner"), plugin("spin"),
+					   plugin("benign"), NULL},
+		     NULL);
+	/* hello is whole, though beside it one plugin fails to load, one is killed for a
+	 * syscall and one at its deadline. */
+	cr_assert(it_has_log(r.err, "hello", "user 3: Carol"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "hello", "reading the users table: not permitted"), "%s",
+		  r.err);
+	cr_assert(it_has_log(r.err, "benign", "ok"), "%s", r.err);
+	cr_assert(strstr(r.err, "svrun: 5 plugins ended:"), "%s", r.err);
+	cr_assert(has_summary(r.err, "hello", 0, "exited with status 0"), "%s", r.err);
+	cr_assert(has_summary(r.err, "nomain", 127, "could not be loaded"), "%s", r.err);
+	cr_assert(has_summary(r.err, "learner", 128, "killed: a denied syscall"), "%s", r.err);
+	cr_assert(has_summary(r.err, "spin", 129, "killed: deadline or CPU limit"), "%s", r.err);
+	cr_assert(has_summary(r.err, "benign", 0, "exited with status 0"), "%s", r.err);
+	/* svrun's own status: the first plugin, in order, that did not exit 0. */
+	cr_assert_eq(r.status, 127, "%s", r.err);
+	it_run_free(&r);
+}
+
+Test(many, a_flood_and_a_plugin_that_never_reads_do_not_starve_the_others)
+{
+	const char *done, *deaf_killed;
+	char want[64];
+	struct it_run r;
+
+	it_init_db();
+	it_install("deaf");
+	r = it_svrun((const char *const[]){"--db", it_uri, plugin("deaf"), plugin("flood"),
+					   plugin("steady"), NULL},
+		     NULL);
+	snprintf(want, sizeof(want), "done %d requests, 0 wrong", 2000);
+	cr_assert(it_has_log(r.err, "steady", want), "%s", r.err);
+	cr_assert(has_summary(r.err, "steady", 0, "exited with status 0"), "%s", r.err);
+	/* The flood really ran beside it (a control that it was not simply starved). */
+	cr_assert(it_has_log(r.err, "flood", "flooded "), "%s", r.err);
+	cr_assert(has_summary(r.err, "flood", 0, "exited with status 0"), "%s", r.err);
+	/* The deaf plugin held nothing up: steady was done long before its deadline. */
+	cr_assert(has_summary(r.err, "deaf", 129, "killed: deadline or CPU limit"), "%s", r.err);
+	done = strstr(r.err, "[steady] done");
+	deaf_killed = strstr(r.err, "plugin 'deaf' killed: deadline");
+	cr_assert(done && deaf_killed && done < deaf_killed,
+		  "steady finished only after deaf's deadline:\n%s", r.err);
+	it_run_free(&r);
+}
+
+/* The pids of the processes whose parent is @parent. */
+static size_t
+children_of(pid_t parent, pid_t *out, size_t max)
+{
+	char path[300], buf[512];
+	struct dirent *e;
+	size_t n = 0;
+	DIR *d = opendir("/proc");
+	FILE *f;
+	int ppid;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) != NULL && n < max) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		/* The comm field may hold spaces: the ppid follows the last ')'. */
+		if (fgets(buf, sizeof(buf), f) && strrchr(buf, ')') &&
+		    sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid) == 1 && ppid == parent)
+			out[n++] = (pid_t)atoi(e->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+Test(many, sigterm_to_svrun_stops_every_plugin_and_leaves_no_process)
+{
+	char two[512];
+	pid_t kids[16];
+	struct it_proc p;
+	struct it_run r;
+	size_t n = 0, i;
+
+	it_init_db();
+	snprintf(two, sizeof(two), "%s/spintwo.so", it_dir);
+	it_copy(it_plugin("spin"), two);
+	it_start(&p, (const char *const[]){"--timeout", "60", "--db", it_uri, plugin("spin"), two,
+					   NULL},
+		 NULL);
+	cr_assert(it_wait_for_text(p.err_path, "[spintwo] spinning", 10000));
+	cr_assert(it_wait_for_text(p.err_path, "[spin] spinning", 10000));
+	n = children_of(p.pid, kids, 16);
+	cr_assert_eq(n, 2, "svrun should have two sandboxed children, has %zu", n);
+	cr_assert_eq(kill(p.pid, SIGTERM), 0);
+	r = it_wait(&p, 10);
+	cr_assert_eq(r.status, IT_SIGNALED + SIGTERM, "status %d:\n%s", r.status, r.err);
+	cr_assert(strstr(r.err, "SIGTERM received: stopping 2 plugins"), "%s", r.err);
+	cr_assert(has_summary(r.err, "spin", 126, "stopped: svrun received SIGTERM"), "%s",
+		  r.err);
+	for (i = 0; i < n; i++)
+		cr_assert(kill(kids[i], 0) < 0 && errno == ESRCH, "plugin process %d survived",
+			  (int)kids[i]);
+	it_run_free(&r);
+}
+
+/* VmRSS or VmHWM of process @pid in KiB (@field "VmRSS:"), or -1. */
+static long
+status_kib(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, strlen(field)) == 0)
+			v = strtol(line + strlen(field), NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* Descriptors process @pid holds open, or -1. */
+static long
+open_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	long n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+#define LOAD_PLUGINS 64
+#define LOAD_REQUESTS 10000
+
+Test(many, sixty_four_plugins_ten_thousand_requests_each_none_lost_or_misrouted)
+{
+	char dir[512], so[600], want[64], id[16];
+	long rss, peak = 0, first_rss = -1, last_rss = -1, fds, fds_max = 0, fds_end = -1;
+	struct timespec a, b;
+	struct it_proc p;
+	struct it_run r;
+	siginfo_t si;
+	double secs;
+	int i;
+
+	it_init_db();
+	snprintf(dir, sizeof(dir), "%s/load", it_dir);
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	for (i = 0; i < LOAD_PLUGINS; i++) {
+		snprintf(so, sizeof(so), "%s/echo%02d.so", dir, i);
+		it_copy(it_plugin("echoload"), so);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	it_start(&p, (const char *const[]){"--timeout", "500", "--db", it_uri, "--plugins", dir,
+					   NULL},
+		 NULL);
+	/* Sample the broker from outside while it serves (WNOWAIT: it_wait reaps it). */
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		cr_assert(waitid(P_PID, (id_t)p.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 ||
+				  errno == EINTR,
+			  "waitid: %s", strerror(errno));
+		if (si.si_pid == p.pid)
+			break;
+		if ((rss = status_kib(p.pid, "VmRSS:")) > 0) {
+			peak = rss > peak ? rss : peak;
+			first_rss = first_rss < 0 ? rss : first_rss;
+			last_rss = rss;
+		}
+		if ((fds = open_fds(p.pid)) > 0) {
+			fds_max = fds > fds_max ? fds : fds_max;
+			fds_end = fds;
+		}
+		usleep(50000);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	r = it_wait(&p, 10);
+	secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	snprintf(want, sizeof(want), "done %d requests, 0 wrong", LOAD_REQUESTS);
+	for (i = 0; i < LOAD_PLUGINS; i++) {
+		snprintf(id, sizeof(id), "echo%02d", i);
+		cr_assert(it_has_log(r.err, id, want), "%s did not get all its answers right", id);
+		cr_assert(has_summary(r.err, id, 0, "exited with status 0"), "%s", id);
+	}
+	cr_assert_null(strstr(r.err, "WRONG"));
+	cr_assert_eq(r.status, 0);
+	fprintf(stderr, "load: %d plugins x %d requests in %.1f s (spawning included): %.0f "
+			"requests/s; broker RSS peak %ld KiB, first sample %ld, last %ld; "
+			"descriptors at most %ld, %ld at the last sample\n",
+		LOAD_PLUGINS, LOAD_REQUESTS, secs, LOAD_PLUGINS * (double)LOAD_REQUESTS / secs,
+		peak, first_rss, last_rss, fds_max, fds_end);
+	/* Bounded: a broker that kept results or frames would grow with the 640,000. */
+	cr_assert_lt(peak, 256 * 1024, "broker peak RSS %ld KiB", peak);
+	/* At most a handful per plugin, and each plugin's go when it ends. */
+	cr_assert_leq(fds_max, LOAD_PLUGINS * 6 + 64, "%ld descriptors", fds_max);
+	cr_assert_lt(fds_end, fds_max, "descriptors stayed at %ld", fds_end);
+	it_run_free(&r);
+}
