@@ -44,6 +44,9 @@ struct sv_authz {
 	int denied;
 	char message[256];
 	char reason[512];
+	char objects[512];	/* tables and views the statement named, space-separated */
+	size_t objlen;
+	int objfull;
 };
 
 /* Names of the action codes, for the operator's log and the plugin's message. */
@@ -212,6 +215,33 @@ sv_authz_begin(struct sv_authz *a)
 	a->denied = 0;
 	a->message[0] = '\0';
 	a->reason[0] = '\0';
+	a->objects[0] = '\0';
+	a->objlen = 0;
+	a->objfull = 0;
+}
+
+const char *
+sv_authz_objects(const struct sv_authz *a)
+{
+	return a->objects;
+}
+
+/* Notes @name among the statement's objects, once; when full, " ..." ends the list. */
+static void
+note_object(struct sv_authz *a, const char *name)
+{
+	size_t n = name ? strlen(name) : 0, room = sizeof(a->objects) - a->objlen;
+
+	if (n == 0 || a->trusted || a->learning || a->objfull ||
+	    sv_sqlite_in_list(a->objects, name))
+		return;
+	if (n + sizeof(" ...") + 1 > room) {
+		snprintf(a->objects + a->objlen, room, "%s...", a->objlen ? " " : "");
+		a->objfull = 1;
+		return;
+	}
+	a->objlen += (size_t)snprintf(a->objects + a->objlen, room, "%s%s", a->objlen ? " " : "",
+				      name);
 }
 
 int
@@ -420,9 +450,13 @@ decide_read(struct sv_authz *a, const char *table, const char *column, const cha
 	/* SQLite gives no schema name with an empty column; the plugin has no temp tables. */
 	if (!table || !column || (db ? strcmp(db, "main") != 0 : column[0] != '\0'))
 		goto refuse;
-	if (own_table(a, table) || find_view(a, table))
+	if (own_table(a, table) || find_view(a, table)) {
+		note_object(a, table);
 		return SQLITE_OK;
+	}
+	/* Inside a view the plugin named the view, not the table under it. */
 	if (inner && (v = find_view(a, inner)) && (copy = view_reads(v, table, column))) {
+		note_object(a, inner);
 		if (note_via_view(a, copy) < 0)
 			goto refuse;
 		return SQLITE_OK;
@@ -437,6 +471,7 @@ decide_read(struct sv_authz *a, const char *table, const char *column, const cha
 		 * already fails, as it writes sqlite_master. */
 		return SQLITE_OK;
 refuse:
+	note_object(a, table);
 	/* Name the view the read happened in, not a table the plugin may never have seen. */
 	return deny(a, SQLITE_READ, "access to", inner ? inner : table, table, column, db, inner);
 }
@@ -446,6 +481,7 @@ static int
 decide_write(struct sv_authz *a, int action, const char *table, const char *column,
 	     const char *db)
 {
+	note_object(a, table);
 	if (db && strcmp(db, "main") == 0 && own_table(a, table))
 		return SQLITE_OK;
 	return deny(a, action, "access to", table, table, column, db, NULL);

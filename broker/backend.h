@@ -40,6 +40,7 @@ struct sv_session {
 	const struct sv_backend_ops *ops;
 	struct sv_session_limits lim;
 	int plugin_tx;	/* the plugin has a transaction open (sv_begin) */
+	const char *objects; /* what the last statement named ("a b"), or NULL: unknown */
 	char reason[SV_BROKER_REASON_MAX];
 };
 

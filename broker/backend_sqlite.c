@@ -36,6 +36,7 @@
 /* A plugin statement that passed every check, kept compiled for its next request. */
 struct cached {
 	char *sql;
+	char *objects;	/* what it names, for the audit trail (sv_authz_objects) */
 	sqlite3_stmt *st;
 	uint64_t used;	/* the session's request count when last used */
 };
@@ -302,6 +303,7 @@ sqlite_session_close(struct sv_session *base)
 	for (size_t i = 0; i < STATEMENT_CACHE; i++) {
 		sqlite3_finalize(s->cache[i].st);
 		free(s->cache[i].sql);
+		free(s->cache[i].objects);
 	}
 	/* sqlite3_close() rolls back an open transaction; the authorizer goes after it. */
 	sqlite3_close(s->conn);
@@ -643,21 +645,29 @@ cache_find(struct sqlite_session *s, const char *sql)
 	return NULL;
 }
 
-/* Keeps @st, compiled from @sql, in the cache slot used least recently; NULL if no memory. */
+/*
+ * Keeps @st, compiled from @sql and naming @objects, in the cache slot used least
+ * recently; NULL if there is no memory for it.
+ */
 static struct cached *
-cache_add(struct sqlite_session *s, const char *sql, sqlite3_stmt *st)
+cache_add(struct sqlite_session *s, const char *sql, const char *objects, sqlite3_stmt *st)
 {
 	struct cached *c = &s->cache[0];
-	char *copy;
+	char *copy = strdup(sql), *names = strdup(objects);
 
-	if ((copy = strdup(sql)) == NULL)
+	if (copy == NULL || names == NULL) {
+		free(copy);
+		free(names);
 		return NULL;
+	}
 	for (size_t i = 1; i < STATEMENT_CACHE && c->st; i++)
 		if (!s->cache[i].st || s->cache[i].used < c->used)
 			c = &s->cache[i];
 	sqlite3_finalize(c->st);
 	free(c->sql);
+	free(c->objects);
 	c->sql = copy;
+	c->objects = names;
 	c->st = st;
 	return c;
 }
@@ -750,6 +760,7 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 	s->timed_out = 0;
 	s->requests++;
 	sv_authz_begin(s->authz);
+	base->objects = "";
 	if (strlen(sql) > base->lim.sql_bytes || nparams > base->lim.params) {
 		snprintf(err, errlen, "the statement exceeds the session's limits (%zu bytes, %zu "
 			 "parameters)", base->lim.sql_bytes, base->lim.params);
@@ -763,15 +774,18 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 		goto out;
 	}
 	if ((c = cache_find(s, sql)) == NULL) {
-		if ((r = compile(s, sql, &st, err, errlen)) < 0)
+		r = compile(s, sql, &st, err, errlen);
+		base->objects = sv_authz_objects(s->authz);
+		if (r < 0)
 			goto out;
 		/* Without memory for the cache the statement still runs, compiled anew next time. */
-		if ((c = cache_add(s, sql, st)) != NULL)
+		if ((c = cache_add(s, sql, base->objects, st)) != NULL)
 			st = NULL;	/* owned by the cache */
 	}
 	if (c != NULL) {
 		c->used = s->requests;
 		st = c->st;
+		base->objects = c->objects;
 	}
 	if ((r = bind_params(s, st, nparams, params, err, errlen)) < 0)
 		goto out;

@@ -153,6 +153,7 @@ sv_session_query(struct sv_session *s, const char *sql, size_t nparams,
 	if (errlen > 0)
 		err[0] = '\0';
 	s->reason[0] = '\0';
+	s->objects = NULL;
 	return s->ops->query(s, sql, nparams, params, out, err, errlen);
 }
 
@@ -180,6 +181,12 @@ sv_session_txn(struct sv_session *s, enum sv_txn op, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	return s->ops->txn(s, op, err, errlen);
+}
+
+const char *
+sv_session_objects(const struct sv_session *s)
+{
+	return s->objects;
 }
 
 const char *

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/common.h"
 #include "proto/frame.h"
 
 struct sv_db;
@@ -112,6 +113,12 @@ enum sv_txn { SV_TXN_BEGIN = 1, SV_TXN_COMMIT = 2, SV_TXN_ROLLBACK = 3 };
  */
 int sv_session_txn(struct sv_session *s, enum sv_txn op, char *err, size_t errlen);
 
+/*
+ * The tables and views the last statement of @s named, allowed or not, space-separated
+ * (valid until the next call on @s); NULL when the backend cannot tell (PostgreSQL).
+ */
+const char *sv_session_objects(const struct sv_session *s);
+
 /* The full reason of the last failure of @s, for the operator's log ("" if none). */
 const char *sv_session_reason(const struct sv_session *s);
 
@@ -186,6 +193,49 @@ int sv_is_installed(struct sv_db *db, const char *id, char *err, size_t errlen);
  */
 int sv_audit(struct sv_db *db, FILE *report, char *err, size_t errlen);
 
+/* The audit trail (audit.c): one JSON line per request, in a file of the operator's. */
+struct sv_audit;
+
+/*
+ * Opens (creating, mode 0600) the audit trail @path for appending; with @params,
+ * parameter values are recorded too. Returns 0 or -errno with @err set.
+ */
+int sv_audit_open(const char *path, int params, struct sv_audit **out, char *err, size_t errlen);
+
+/* sv_audit_close(NULL) does nothing. */
+void sv_audit_close(struct sv_audit *a);
+
+const char *sv_audit_path(const struct sv_audit *a);
+
+/* What one request was and how it was decided. */
+struct sv_audit_request {
+	const char *plugin;
+	uint64_t id;			/* the request id the plugin gave */
+	const char *op;			/* "query", "begin", "commit", "rollback" */
+	const char *sql;		/* NULL for a transaction request */
+	size_t nparams;
+	const char *const *params;	/* recorded only if the trail was opened with them */
+	const char *objects;		/* space-separated names, or NULL: not known */
+	const char *decision;		/* "allowed", "refused" or "failed" */
+	const char *reason;		/* why, for the operator; NULL or "" when allowed */
+	size_t rows;
+	size_t bytes;			/* of the cells returned */
+	uint64_t latency_ns;
+};
+
+/*
+ * Appends one line for @q in one write. Returns 0, or -errno (-ENOSPC for a full disk)
+ * when the line could not be written whole; the caller then must not answer.
+ */
+int sv_audit_request(struct sv_audit *a, const struct sv_audit_request *q);
+
+/*
+ * Appends one line for event @op of @plugin ("start", "end"); @fmt (trusted text only)
+ * adds JSON members, e.g. "\"status\":%d". Returns 0 or -errno like sv_audit_request().
+ */
+int sv_audit_event(struct sv_audit *a, const char *plugin, const char *op, const char *fmt, ...)
+	SV_PRINTF(4, 5);
+
 /*
  * One plugin's end of the channel, as the dispatcher sees it. The runner owns the
  * descriptors and the session; the dispatcher only reads and answers frames.
@@ -203,14 +253,17 @@ struct sv_peer {
 	size_t log_dropped;	/* past the limit, counted */
 	int debug;		/* refusals carry the full reason to the plugin */
 	int trace;		/* each request and answer is printed on stderr */
+	struct sv_audit *audit;	/* where each request is recorded, or NULL */
 };
 
 /*
  * Decodes one frame from @p and answers it: a query runs in p->session, a log line is
  * printed on stderr tagged with the plugin id. Answers queue in p->out, written (without
- * blocking) once it holds SV_OUTBOX_FLUSH bytes, or at sv_peer_flush(). Returns 0; -EPROTO with the reason
- * in @why when the frame is malformed, unexpected, or over a limit (the caller ends that
- * plugin, nothing else); or -errno when an answer cannot be made or written.
+ * blocking) once it holds SV_OUTBOX_FLUSH bytes, or at sv_peer_flush(). Returns 0;
+ * -EPROTO with the reason in @why when the frame is malformed, unexpected, or over a
+ * limit (the caller ends that plugin, nothing else); -EIO with the reason in @why when
+ * the request could not be recorded in p->audit (it was not answered); or -errno when
+ * an answer cannot be made or written.
  */
 int sv_dispatch_frame(struct sv_peer *p, const uint8_t *payload, size_t len, char *why,
 		      size_t whylen);

@@ -157,16 +157,45 @@ out:
 	return r;
 }
 
+/* Says why nothing more is answered once a request could not be recorded. */
+static int
+audit_failed(struct sv_peer *p, int e, char *why, size_t len)
+{
+	snprintf(why, len, "the audit trail %s cannot be written (%s): no request is answered "
+		 "unrecorded", sv_audit_path(p->audit), strerror(-e));
+	return -EIO;
+}
+
+/* Bytes of the cells of @rows, as the audit trail counts them. */
+static size_t
+cell_bytes(const struct sv_rows *rows)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rows->nrows * rows->ncols; i++)
+		n += rows->cells[i] ? strlen(rows->cells[i]) : 0;
+	return n;
+}
+
+/* The audit trail's word for how a request ended with status @r. */
+static const char *
+decision(int r)
+{
+	return r == 0 ? "allowed" : r == -EACCES ? "refused" : "failed";
+}
+
 /* Runs a query under the plugin's rights and answers with rows or the reason it failed. */
 static int
 handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_t len)
 {
 	const Sovereign__Query *q = m->query;
+	struct sv_audit_request rec = {0};
+	uint64_t start = p->audit ? sv_now_ns() : 0;
 	struct sv_rows rows = {0};
 	const char **params = NULL;
 	char err[512];
 	size_t i;
-	int r;
+	int r, e;
 
 	if (p->max_requests && p->requests >= p->max_requests) {
 		snprintf(why, len, "request limit of %lu reached", p->max_requests);
@@ -182,9 +211,23 @@ handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 	trace(p, "#%llu query (%zu parameters): %s", (unsigned long long)m->id, q->n_params,
 	      q->sql);
 	r = sv_session_query(p->session, q->sql, q->n_params, params, &rows, err, sizeof(err));
-	if (r < 0) {
+	if (r < 0)
 		sv_warn("plugin '%s': query refused or failed: %s", p->plugin_id,
 			sv_session_reason(p->session));
+	if (p->audit) {
+		rec = (struct sv_audit_request){
+			.plugin = p->plugin_id, .id = m->id, .op = "query", .sql = q->sql,
+			.nparams = q->n_params, .params = params,
+			.objects = sv_session_objects(p->session), .decision = decision(r),
+			.reason = r < 0 ? sv_session_reason(p->session) : NULL, .rows = rows.nrows,
+			.bytes = cell_bytes(&rows), .latency_ns = sv_now_ns() - start};
+		/* Not recorded, not answered: the rows stay in the broker. */
+		if ((e = sv_audit_request(p->audit, &rec)) < 0) {
+			r = audit_failed(p, e, why, len);
+			goto out;
+		}
+	}
+	if (r < 0) {
 		/* --debug is for a plugin author's own machine: the reason names schema. */
 		if (p->debug)
 			snprintf(err + strlen(err), sizeof(err) - strlen(err), " [debug: %s]",
@@ -208,8 +251,10 @@ handle_txn(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_
 {
 	static const char *const names[] = {"", "begin", "commit", "rollback"};
 	struct sv_rows none = {0};
+	uint64_t start = p->audit ? sv_now_ns() : 0;
 	char err[512];
 	uint32_t op = m->txn->op;
+	int r, e;
 
 	if (op < SV_TXN_BEGIN || op > SV_TXN_ROLLBACK) {
 		snprintf(why, len, "unknown transaction operation %u", op);
@@ -221,7 +266,15 @@ handle_txn(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_
 	}
 	p->requests++;
 	trace(p, "#%llu %s", (unsigned long long)m->id, names[op]);
-	if (sv_session_txn(p->session, (enum sv_txn)op, err, sizeof(err)) < 0) {
+	r = sv_session_txn(p->session, (enum sv_txn)op, err, sizeof(err));
+	if (p->audit &&
+	    (e = sv_audit_request(p->audit, &(struct sv_audit_request){
+						 .plugin = p->plugin_id, .id = m->id,
+						 .op = names[op], .decision = decision(r),
+						 .reason = r < 0 ? err : NULL,
+						 .latency_ns = sv_now_ns() - start})) < 0)
+		return audit_failed(p, e, why, len);
+	if (r < 0) {
 		trace(p, "#%llu -> error: %s", (unsigned long long)m->id, err);
 		return answer_error(p, m->id, err);
 	}

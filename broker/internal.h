@@ -75,6 +75,12 @@ void sv_authz_set_trusted(struct sv_authz *a, int on);
 /* Forgets the previous statement's denial and per-statement state. */
 void sv_authz_begin(struct sv_authz *a);
 
+/*
+ * The tables and views the statement since sv_authz_begin() named, allowed or not, as a
+ * space-separated list (ending in "..." when too long), for the audit trail.
+ */
+const char *sv_authz_objects(const struct sv_authz *a);
+
 /* Whether the statement since sv_authz_begin() was denied. */
 int sv_authz_denied(const struct sv_authz *a);
 

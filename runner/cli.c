@@ -24,6 +24,7 @@ static const char usage_text[] =
 	"       svrun policy explain|lint|bpf|diff FILE...    svrun doctor\n"
 	"  --db URI            database (default " SV_DEFAULT_DB ")\n"
 	"  --plugins DIR       run every *.so in DIR too\n"
+	"  --audit FILE        one JSON line per request (--audit-params: with values)\n"
 	"  --timeout SECONDS   wall-clock deadline (60)      --cpu SECONDS  CPU limit\n"
 	"  --policy FILE       seccomp policy (shipped default.policy)\n"
 	"  --ceiling FILE      refuse a policy wider than FILE\n"
@@ -120,11 +121,13 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 		OPT_DB = 256, OPT_TIMEOUT, OPT_POLICY, OPT_CEILING, OPT_LEARN, OPT_ALLOW_MISSING,
 		OPT_CPU, OPT_MEMORY, OPT_MAX_REQUESTS, OPT_MAX_RESULT, OPT_MAX_OUTPUT, OPT_MAX_FRAME,
 		OPT_DEBUG,
-		OPT_TRACE, OPT_HELP, OPT_VERSION, OPT_PLUGINS,
+		OPT_TRACE, OPT_HELP, OPT_VERSION, OPT_PLUGINS, OPT_AUDIT, OPT_AUDIT_PARAMS,
 	};
 	static const struct option longopts[] = {
 		{"db", required_argument, NULL, OPT_DB},
 		{"plugins", required_argument, NULL, OPT_PLUGINS},
+		{"audit", required_argument, NULL, OPT_AUDIT},
+		{"audit-params", no_argument, NULL, OPT_AUDIT_PARAMS},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"policy", required_argument, NULL, OPT_POLICY},
 		{"ceiling", required_argument, NULL, OPT_CEILING},
@@ -162,6 +165,12 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 			break;
 		case OPT_PLUGINS:
 			o->plugins_dir = optarg;
+			break;
+		case OPT_AUDIT:
+			o->audit = optarg;
+			break;
+		case OPT_AUDIT_PARAMS:
+			o->audit_params = 1;
 			break;
 		case OPT_TIMEOUT:
 			r = number_option("--timeout", optarg, 86400, &o->timeout);
@@ -223,6 +232,8 @@ sv_cli_parse(int argc, char **argv, struct sv_options *o)
 	}
 	if (r < 0)
 		return r;
+	if (o->audit_params && !o->audit)
+		return sv_usage_error(NULL, "--audit-params needs --audit FILE");
 	if (!(o->given & SV_GIVEN_CPU))
 		o->cpu_seconds = o->timeout;
 	if (optind == argc && o->plugins_dir == NULL)

@@ -96,6 +96,7 @@ struct launch {
 	struct sv_policy *ceiling;
 	struct sv_learn *learn;
 	char learn_path[4096];
+	struct sv_audit *audit;		/* the run's, shared */
 	struct sv_session *session;
 	struct sv_child child;
 	struct sv_supervision sup;
@@ -238,6 +239,7 @@ launch(struct launch *l, const char *helper)
 	l->sup.debug = o->debug;
 	l->sup.trace = o->trace;
 	l->sup.learn = l->learn;
+	l->sup.audit = l->audit;
 	if (o->debug)
 		sv_warn("plugin '%s': --debug: refusals tell the plugin their full reason", l->id);
 	sv_session_set_deadline(l->session, l->sup.deadline_ns);
@@ -402,6 +404,7 @@ run_plugins(const struct sv_options *o)
 	struct sv_supervision *sups = NULL;
 	int *statuses = NULL;
 	struct sv_db *db = NULL;
+	struct sv_audit *audit = NULL;
 	struct starter starter;
 	char **paths = NULL, err[1024], helper[4096];
 	size_t n = 0, i;
@@ -440,6 +443,12 @@ run_plugins(const struct sv_options *o)
 			SV_INSTALL_HELPER);
 		goto out;
 	}
+	if (o->audit && sv_audit_open(o->audit, o->audit_params, &audit, err, sizeof(err)) < 0) {
+		sv_warn("%s", err);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		ls[i].audit = audit;
 	if (sv_db_open(o->db, &db, err, sizeof(err)) < 0) {
 		sv_warn("%s", err);
 		goto out;
@@ -465,6 +474,7 @@ out:
 	for (i = 0; ls && i < n; i++)
 		release(&ls[i]);
 	sv_db_close(db);
+	sv_audit_close(audit);
 	free(ls);
 	free(children);
 	free(sups);

@@ -51,6 +51,8 @@ struct sv_options {
 	char **plugins;			/* every plugin to run, in order */
 	size_t nplugins;
 	const char *plugins_dir;	/* --plugins DIR: every *.so in it */
+	const char *audit;		/* --audit FILE: one JSON line per request */
+	int audit_params;		/* --audit-params: parameter values in it too */
 	unsigned given;			/* SV_GIVEN_* */
 };
 
@@ -182,6 +184,7 @@ struct sv_supervision {
 	int debug;			/* full refusal reasons to the plugin */
 	int trace;			/* each request and answer on stderr */
 	struct sv_learn *learn;		/* learn mode: denied calls fail and are kept here */
+	struct sv_audit *audit;		/* the audit trail, or NULL */
 };
 
 /*

@@ -317,9 +317,10 @@ serve_frames(struct state *st, char *why, size_t len)
 		was_hello = st->peer.hello_seen;
 		if ((r = sv_dispatch_frame(&st->peer, payload, plen, why, len)) < 0 &&
 		    !nobody_reads(st, r)) {
-			if (r != -EPROTO)
+			if (r != -EPROTO && r != -EIO)
 				snprintf(why, len, "cannot answer: %s", strerror(-r));
-			r = -EPROTO;
+			if (r != -EIO)
+				r = -EPROTO;
 			goto out;
 		}
 		if (!was_hello && st->peer.hello_seen && (r = accept_listener(st, why, len)) < 0)
@@ -347,13 +348,17 @@ out:
 	return r;
 }
 
-/* Stops the plugin for breaking the protocol, saying why. */
+/*
+ * Stops the plugin, saying why: it broke the protocol (@r -EPROTO), or the broker cannot
+ * go on serving it (-EIO: its requests can no longer be recorded).
+ */
 static void
-violation(struct state *st, const char *why)
+halt(struct state *st, int r, const char *why)
 {
 	if (st->outcome < 0)
-		sv_warn("plugin '%s' stopped: protocol violation: %s", st->sup->id, why);
-	stop(st, SV_EXIT_PROTOCOL);
+		sv_warn("plugin '%s' stopped: %s%s", st->sup->id,
+			r == -EIO ? "" : "protocol violation: ", why);
+	stop(st, r == -EIO ? SV_EXIT_FAILURE : SV_EXIT_PROTOCOL);
 	st->chan_eof = 1;
 	st->backlog = st->stalled = 0;
 }
@@ -362,13 +367,14 @@ violation(struct state *st, const char *why)
 static void
 serve_backlog(struct state *st)
 {
-	char why[256] = "";
+	char why[512] = "";
+	int r;
 
 	if (st->stalled && sv_peer_flush(&st->peer) == -EAGAIN)
 		return;
 	st->stalled = 0;
-	if (serve_frames(st, why, sizeof(why)) < 0)
-		violation(st, why);
+	if ((r = serve_frames(st, why, sizeof(why))) < 0)
+		halt(st, r, why);
 }
 
 /* Reads what the channel holds and serves it, until a turn's budget is spent. */
@@ -381,10 +387,11 @@ read_channel(struct state *st)
 	} control;
 	struct msghdr msg;
 	struct iovec iov;
-	char why[256] = "";
+	char why[512] = "";
 	uint8_t *dst;
 	size_t room;
 	ssize_t n;
+	int r = -EPROTO;
 
 	for (int reads = 0; reads < READS_PER_WAKEUP && !st->backlog && !st->stalled; reads++) {
 		if (sv_framer_reserve(&st->framer, &dst, &room) < 0) {
@@ -419,7 +426,7 @@ read_channel(struct state *st)
 			return;
 		}
 		sv_framer_commit(&st->framer, (size_t)n);
-		if (serve_frames(st, why, sizeof(why)) < 0)
+		if ((r = serve_frames(st, why, sizeof(why))) < 0)
 			goto violation;
 		/* A short read emptied the socket: wait, rather than a read that finds nothing. */
 		if ((size_t)n < room)
@@ -427,7 +434,7 @@ read_channel(struct state *st)
 	}
 	return;
 violation:
-	violation(st, why);
+	halt(st, r, why);
 }
 
 /* In learn mode: keeps the denied call, fails it with EPERM, and lets the plugin go on. */
@@ -551,6 +558,7 @@ start_watch(struct state *st, size_t index, int epfd, struct sv_child *c,
 	st->peer.max_requests = sup->max_requests;
 	st->peer.debug = sup->debug;
 	st->peer.trace = sup->trace;
+	st->peer.audit = sup->audit;
 	st->peer.log_max = sup->output_max;
 	sv_framer_init(&st->framer);
 	st->framer.max = sup->frame_max;
@@ -650,6 +658,8 @@ drained(const struct state *st, uint64_t now)
 static int
 finish(struct state *st)
 {
+	int status;
+
 	report_dropped(st, &st->out);
 	report_dropped(st, &st->err);
 	if (st->exited)
@@ -670,9 +680,13 @@ finish(struct state *st)
 	}
 	sv_framer_release(&st->framer);
 	sv_peer_release(&st->peer);
-	if (st->by_signal)
-		return SV_EXIT_FAILURE;
-	return classify(st, &st->si);
+	status = st->by_signal ? SV_EXIT_FAILURE : classify(st, &st->si);
+	if (st->sup->audit &&
+	    sv_audit_event(st->sup->audit, st->sup->id, "end", "\"status\":%d,\"requests\":%lu",
+			   status, st->peer.requests) < 0)
+		sv_warn("plugin '%s': its end could not be written to the audit trail %s",
+			st->sup->id, sv_audit_path(st->sup->audit));
+	return status;
 }
 
 /* Stops @st at its deadline, before anything else is looked at, so it cannot race it. */
@@ -783,6 +797,10 @@ admit(struct state *st, size_t i, int epfd, sv_start_fn *start, void *arg,
 	}
 	start_watch(st, i, epfd, &c[i], &s[i]);
 	sync_watch(st);
+	/* Unrecorded, it is not served: the trail must show every plugin that ran. */
+	if (s[i].audit && sv_audit_event(s[i].audit, s[i].id, "start", "\"timeout_s\":%lu",
+					 s[i].timeout) < 0)
+		halt(st, -EIO, "the audit trail cannot be written");
 }
 
 int

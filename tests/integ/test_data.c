@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/integ/harness.h"
 
@@ -190,6 +191,118 @@ Test(data, pipelined_statements_answer_in_order_and_refusals_stay_refusals)
 	free(notes);
 	free(before);
 	free(after);
+	it_run_free(&r);
+}
+
+/* The line of @log holding @needle, as a malloc'd string; NULL if none. */
+static char *
+line_with(const char *log, const char *needle)
+{
+	const char *p = strstr(log, needle), *start, *end;
+
+	if (p == NULL)
+		return NULL;
+	for (start = p; start > log && start[-1] != '\n'; start--)
+		;
+	end = strchr(p, '\n');
+	return strndup(start, end ? (size_t)(end - start) : strlen(start));
+}
+
+/* Every line of @log is one JSON object with a time, the plugin and an operation. */
+static void
+assert_lines_are_records(const char *log)
+{
+	const char *p = log, *end;
+	int n = 0;
+
+	cr_assert(log[0] != '\0', "the audit trail is empty");
+	for (; *p; p = end + 1, n++) {
+		end = strchr(p, '\n');
+		cr_assert_not_null(end, "the last line is not ended: %s", p);
+		cr_assert(strncmp(p, "{\"time\":\"", 9) == 0 && end[-1] == '}',
+			  "line %d is not a record: %.*s", n + 1, (int)(end - p), p);
+		cr_assert(memmem(p, (size_t)(end - p), "\"plugin\":\"", 10) &&
+				  memmem(p, (size_t)(end - p), "\"op\":\"", 6),
+			  "line %d: %.*s", n + 1, (int)(end - p), p);
+	}
+}
+
+Test(data, the_audit_trail_has_a_line_per_request_with_its_decision_and_no_values)
+{
+	char trail[512], *log, *line;
+	struct it_run r;
+
+	it_init_db();
+	it_sql("CREATE TABLE plugin_rights_notes(k TEXT, v TEXT);"
+	       "CREATE TABLE plugin_other_secrets(v TEXT);");
+	it_install("rights");
+	snprintf(trail, sizeof(trail), "%s/audit.log", it_dir);
+	r = it_svrun((const char *const[]){"--db", it_uri, "--audit", trail, it_plugin("rights"),
+					   NULL},
+		     NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	it_run_free(&r);
+	log = it_read_file(trail, NULL);
+	cr_assert_not_null(log);
+	assert_lines_are_records(log);
+	cr_assert(strstr(log, "\"plugin\":\"rights\",\"op\":\"start\""), "%s", log);
+	/* The positive control: the view read, allowed, with its rows. */
+	line = line_with(log, "\"sql\":\"SELECT display_name FROM v_plugin_users ORDER BY id\"");
+	cr_assert_not_null(line, "%s", log);
+	cr_assert(strstr(line, "\"decision\":\"allowed\"") && strstr(line, "\"rows\":3,"), "%s",
+		  line);
+	cr_assert(strstr(line, it_pg ? "\"objects\":null" : "\"objects\":[\"v_plugin_users\"]"),
+		  "%s", line);
+	free(line);
+	/* The refusal, with the reason for the security team. */
+	line = line_with(log, "\"sql\":\"SELECT email, password_hash FROM users\"");
+	cr_assert_not_null(line, "%s", log);
+	cr_assert(strstr(line, "\"decision\":\"refused\",\"reason\":\""), "%s", line);
+	cr_assert(strstr(line, "\"rows\":0,"), "%s", line);
+	free(line);
+	/* Parameters are counted, their values kept out. */
+	line = line_with(log, "INSERT INTO plugin_rights_notes(k, v) VALUES ($1, $2)");
+	cr_assert_not_null(line, "%s", log);
+	cr_assert(strstr(line, "\"params\":2,"), "%s", line);
+	cr_assert_null(strstr(log, "\"values\""), "values logged without --audit-params");
+	cr_assert_null(strstr(log, "by the plugin"), "a parameter value is in the trail");
+	free(line);
+	cr_assert(strstr(log, "\"plugin\":\"rights\",\"op\":\"end\",\"status\":0,"), "%s", log);
+	free(log);
+	/* Asked for, the values are there. */
+	unlink(trail);
+	r = it_svrun((const char *const[]){"--db", it_uri, "--audit", trail, "--audit-params",
+					   it_plugin("rights"), NULL},
+		     NULL);
+	it_run_free(&r);
+	log = it_read_file(trail, NULL);
+	cr_assert_not_null(log);
+	assert_lines_are_records(log);
+	cr_assert(strstr(log, "\"params\":2,\"values\":[\"written\",\"by the plugin\"]"), "%s",
+		  log);
+	free(log);
+}
+
+Test(data, a_full_audit_disk_stops_the_plugin_before_it_gets_an_answer)
+{
+	char trail[512];
+	struct it_run r;
+
+	it_init_db();
+	r = it_svrun((const char *const[]){"--db", it_uri, "--audit", "/dev/full",
+					   it_plugin("hello"), NULL},
+		     NULL);
+	cr_assert_eq(r.status, 126, "%s", r.err);
+	cr_assert(strstr(r.err, "audit trail"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "[hello] user 1"), "data went out unrecorded:\n%s", r.err);
+	it_run_free(&r);
+	/* Control: with a trail that can be written, the same run answers. */
+	snprintf(trail, sizeof(trail), "%s/audit.log", it_dir);
+	r = it_svrun((const char *const[]){"--db", it_uri, "--audit", trail, it_plugin("hello"),
+					   NULL},
+		     NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(it_has_log(r.err, "hello", "user 1: Alice"), "%s", r.err);
 	it_run_free(&r);
 }
 

@@ -58,6 +58,22 @@ raw_text(const char *sql)
 	return out;
 }
 
+/* The whole of file @name, malloc'd; asserts it can be read. */
+static char *
+raw_file(const char *name)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	FILE *f = fopen(name, "r");
+	ssize_t n;
+
+	cr_assert_not_null(f, "%s: %s", name, strerror(errno));
+	n = getdelim(&buf, &cap, '\0', f);
+	fclose(f);
+	cr_assert_geq(n, 0);
+	return buf;
+}
+
 static void
 expect_raw(const char *sql, const char *want)
 {
@@ -803,4 +819,67 @@ Test(authz, callback_decides_every_action_code_explicitly)
 	cr_expect_eq(sv_authz_callback(a, SQLITE_CREATE_TABLE, "plugin_hello_y", NULL, "main",
 				       NULL), SQLITE_DENY, "trust covers transactions only");
 	sv_authz_free(a);
+}
+
+/* Dispatches one query frame for @sql to @p; returns what sv_dispatch_frame() did. */
+static int
+dispatch_query(struct sv_peer *p, const char *sql, char *why, size_t whylen)
+{
+	Sovereign__ChildMessage m = SOVEREIGN__CHILD_MESSAGE__INIT;
+	Sovereign__Query q = SOVEREIGN__QUERY__INIT;
+	uint8_t buf[512];
+	size_t n;
+
+	q.sql = (char *)sql;
+	m.has_id = 1;
+	m.id = 7;
+	m.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_QUERY;
+	m.query = &q;
+	n = sovereign__child_message__pack(&m, buf);
+	return sv_dispatch_frame(p, buf, n, why, whylen);
+}
+
+Test(authz, a_request_the_audit_trail_cannot_record_gets_no_answer)
+{
+	struct sv_peer p = {.plugin_id = "hello", .session = hello, .fd = -1, .hello_seen = 1};
+	char why[512], trail[160], *line;
+
+	cr_assert_eq(sv_audit_open("/dev/full", 0, &p.audit, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(dispatch_query(&p, "SELECT display_name FROM v_plugin_users", why,
+				    sizeof(why)), -EIO);
+	cr_expect(strstr(why, "audit trail /dev/full cannot be written"), "%s", why);
+	cr_expect_eq(p.out.len, 0, "an answer was queued");
+	sv_audit_close(p.audit);
+	sv_peer_release(&p);
+	/* Control: a trail that takes the line lets the answer through, and has the line. */
+	snprintf(trail, sizeof(trail), "%s/audit.log", dir);
+	cr_assert_eq(sv_audit_open(trail, 0, &p.audit, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(dispatch_query(&p, "SELECT display_name FROM v_plugin_users", why,
+				    sizeof(why)), 0, "%s", why);
+	cr_expect_gt(p.out.len, 0);
+	sv_audit_close(p.audit);
+	sv_peer_release(&p);
+	line = raw_file(trail);
+	cr_expect(strstr(line, "\"request\":7,\"sql\":\"SELECT display_name FROM v_plugin_users\""),
+		  "%s", line);
+	free(line);
+}
+
+Test(authz, the_audit_trail_escapes_what_a_plugin_sends_into_valid_json)
+{
+	struct sv_peer p = {.plugin_id = "hello", .session = hello, .fd = -1, .hello_seen = 1};
+	char why[512], trail[160], *line;
+
+	snprintf(trail, sizeof(trail), "%s/audit.log", dir);
+	cr_assert_eq(sv_audit_open(trail, 0, &p.audit, err, sizeof(err)), 0, "%s", err);
+	dispatch_query(&p, "SELECT '\"},{\"forged\":1\n\\\x01\xff\xc3\xa9'", why, sizeof(why));
+	sv_audit_close(p.audit);
+	sv_peer_release(&p);
+	line = raw_file(trail);
+	/* Quotes, newline, backslash and control escaped; a stray byte U+FFFD; é kept. */
+	cr_expect(strstr(line, "\"sql\":\"SELECT '\\u0022},{\\u0022forged\\u0022:1\\u000a"
+			       "\\u005c\\u0001\\ufffd\xc3\xa9'\""),
+		  "%s", line);
+	cr_expect_eq(strchr(line, '\n') - line, (long)strlen(line) - 1, "one line: %s", line);
+	free(line);
 }
