@@ -6,8 +6,9 @@ set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
 scripts/deps.sh
-if ! command -v bwrap >/dev/null 2>&1; then
-	if [ "$(id -u)" -eq 0 ]; then apt-get install -y -q bubblewrap >/dev/null; else sudo apt-get install -y -q bubblewrap >/dev/null; fi
+if ! command -v bwrap >/dev/null 2>&1 || ! command -v gnuplot >/dev/null 2>&1; then
+	if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+	$sudo apt-get install -y -q bubblewrap gnuplot-nox >/dev/null
 fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" --target svrun svrun-sandbox >/dev/null
@@ -22,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cc -O2 -Wall $(pkg-config --cflags libpq) -o "$work/tools" bench/tools.c -lsqlite3 -lpq
-for p in noop idle query; do
+for p in noop idle query conc; do
 	mkdir -p "$work/$p"
 	cc -O2 -shared -fPIC -Iinclude "bench/$p.c" -o "$work/$p/$p.so"
 done
@@ -98,6 +99,39 @@ printf '%-58s %10s %8s\n' "brokered, client on CPU 0, server on CPU 1" "$pq1" "$
 printf '%-58s %10s %8s\n' "direct libpq, client on CPU 0, server on CPU 1" "$pd1" "1.00x"
 echo
 
+# Concurrency: N copies of conc.so under one broker, each 5,000 point queries one at a
+# time. Aggregate requests/s over the span from the first start to the last end; p50 is
+# the median of the plugins' own p50s, p99 the worst plugin's p99.
+conc_run() {
+	d="$work/conc$1"
+	mkdir -p "$d"
+	for i in $(seq -w 1 "$1"); do cp "$work/conc/conc.so" "$d/conc$i.so"; done
+	lines=$("$svrun" --db "sqlite:$db" --plugins "$d" 2>&1 | grep -o 'conc start .*')
+	[ "$(echo "$lines" | wc -l)" -eq "$1" ] || { echo "conc: not every plugin reported" >&2; exit 1; }
+	first=$(echo "$lines" | awk '{ print $3 }' | sort -n | head -n 1)
+	last=$(echo "$lines" | awk '{ print $5 }' | sort -n | tail -n 1)
+	p50=$(echo "$lines" | awk '{ print $7 }' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+	p99=$(echo "$lines" | awk '{ print $9 }' | sort -n | tail -n 1)
+	rps=$(awk -v n="$1" -v s="$first" -v e="$last" 'BEGIN { printf "%.0f", n * 5000 / ((e - s) / 1e9) }')
+	echo "$1 $rps $((p50 / 1000)) $((p99 / 1000))"
+}
+printf '%-40s %10s %8s %8s %8s %9s\n' "N plugins under one broker, 5,000 queries each" "req/s" "vs N=1" "p50 µs" "p99 µs" "p99/p50"
+: >"$work/conc.dat"
+for n in 1 8 64; do
+	set -- $(conc_run $n)
+	echo "$*" >>"$work/conc.dat"
+	[ "$n" -eq 1 ] && one=$2
+	printf '%-40s %10s %8s %8s %8s %9s\n' "N = $n" "$2" "$(ratio "$2" "$one")x" "$3" "$4" "$(ratio "$4" "$3")x"
+done
+echo
+gnuplot -e "set terminal dumb 78 18; set logscale x 2; set xlabel 'plugins under one broker';
+	set ylabel 'requests/s'; set key left top;
+	plot '$work/conc.dat' using 1:2 with linespoints title 'aggregate requests/s'"
+gnuplot -e "set terminal dumb 78 18; set logscale x 2; set xlabel 'plugins under one broker';
+	set ylabel 'µs'; set key left top;
+	plot '$work/conc.dat' using 1:3 with linespoints title 'p50 latency',
+	     '$work/conc.dat' using 1:4 with linespoints title 'p99 latency (worst plugin)'"
+
 # Memory: total PSS of every process of 100 idle sandboxes, each way.
 pss_of_tree() {
 	total=0
@@ -121,6 +155,15 @@ sv_mem=$(pss_of_tree $pids)
 kill $pids 2>/dev/null || true
 wait 2>/dev/null || true
 pids=""
+mkdir -p "$work/idle100"
+for i in $(seq -w 1 100); do cp "$work/idle/idle.so" "$work/idle100/idle$i.so"; done
+"$svrun" --db "sqlite:$db" --timeout 60 --plugins "$work/idle100" >/dev/null 2>"$work/idle100.err" &
+pids=$!
+until [ "$(grep -c '] idle$' "$work/idle100.err")" -ge 100 ]; do sleep 0.1; done
+one_mem=$(pss_of_tree $pids)
+kill $pids 2>/dev/null || true
+wait 2>/dev/null || true
+pids=""
 for i in $(seq 1 100); do
 	bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc sleep 60 &
 	pids="$pids $!"
@@ -131,5 +174,6 @@ kill $pids 2>/dev/null || true
 wait 2>/dev/null || true
 pids=""
 printf '%-58s %10s %8s\n' "100 idle sandboxes, total PSS of all their processes" "MiB" "vs bwrap"
-printf '%-58s %10s %8s\n' "svrun idle.so (broker + sandboxed child, each)" "$sv_mem" "$(ratio "$sv_mem" "$bw_mem")x"
+printf '%-58s %10s %8s\n' "one svrun --plugins DIR (one broker, 100 sandboxed children)" "$one_mem" "$(ratio "$one_mem" "$bw_mem")x"
+printf '%-58s %10s %8s\n' "100 svrun idle.so (a broker and a sandboxed child each)" "$sv_mem" "$(ratio "$sv_mem" "$bw_mem")x"
 printf '%-58s %10s %8s\n' "bwrap ... sleep 60" "$bw_mem" "1.00x"
