@@ -288,18 +288,51 @@ static const struct handler handlers[] = {
 	{SOVEREIGN__CHILD_MESSAGE__BODY_TXN, AFTER_HELLO, handle_txn},
 };
 
+/*
+ * What decoding one frame may allocate: twice its size, plus room for the structures of
+ * a statement's fields. A frame of a million empty parameters is 2 MB on the wire but
+ * would be some 40 MB of structures; past the budget protobuf-c gets NULL, frees what it
+ * built and fails, and the frame is refused as malformed.
+ */
+#define DECODE_SLACK (64u << 10)
+
+struct budget {
+	size_t left;
+};
+
+static void *
+budget_alloc(void *data, size_t size)
+{
+	struct budget *b = data;
+
+	if (size > b->left)
+		return NULL;
+	b->left -= size;
+	return malloc(size);
+}
+
+static void
+budget_free(void *data, void *ptr)
+{
+	(void)data;
+	free(ptr);
+}
+
 int
 sv_dispatch_frame(struct sv_peer *p, const uint8_t *payload, size_t len, char *why,
 		  size_t whylen)
 {
+	struct budget b = {.left = 2 * len + DECODE_SLACK};
+	ProtobufCAllocator alloc = {.alloc = budget_alloc, .free = budget_free, .allocator_data = &b};
 	Sovereign__ChildMessage *m;
 	const struct handler *h = NULL;
 	size_t i;
 	int r;
 
 	why[0] = '\0';
-	if ((m = sovereign__child_message__unpack(NULL, len, payload)) == NULL) {
-		snprintf(why, whylen, "malformed frame of %zu bytes", len);
+	if ((m = sovereign__child_message__unpack(&alloc, len, payload)) == NULL) {
+		snprintf(why, whylen, "malformed frame of %zu bytes (or one that decodes into more "
+			 "than %zu bytes)", len, 2 * len + DECODE_SLACK);
 		return -EPROTO;
 	}
 	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
@@ -314,6 +347,6 @@ sv_dispatch_frame(struct sv_peer *p, const uint8_t *payload, size_t len, char *w
 	} else {
 		r = h->fn(p, m, why, whylen);
 	}
-	sovereign__child_message__free_unpacked(m, NULL);
+	sovereign__child_message__free_unpacked(m, &alloc);
 	return r;
 }

@@ -152,6 +152,61 @@ Test(many, sigterm_to_svrun_stops_every_plugin_and_leaves_no_process)
 	it_run_free(&r);
 }
 
+/* Whether process @pid is gone: no such process, or only its zombie waits to be reaped. */
+static int
+gone(pid_t pid)
+{
+	char path[64], buf[512], *close_paren;
+	FILE *f;
+	int dead = 1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 1;
+	if (fgets(buf, sizeof(buf), f) && (close_paren = strrchr(buf, ')')) != NULL)
+		dead = close_paren[2] == 'Z' || close_paren[2] == 'X';
+	fclose(f);
+	return dead;
+}
+
+Test(many, sigkill_to_svrun_takes_every_plugin_with_it_within_a_second)
+{
+	char two[512];
+	pid_t kids[16];
+	struct it_proc p;
+	struct it_run r;
+	size_t n, i;
+	int waited, all_gone = 0;
+
+	it_init_db();
+	snprintf(two, sizeof(two), "%s/spintwo.so", it_dir);
+	it_copy(it_plugin("spin"), two);
+	it_start(&p, (const char *const[]){"--timeout", "60", "--db", it_uri, plugin("spin"), two,
+					   NULL},
+		 NULL);
+	cr_assert(it_wait_for_text(p.err_path, "[spintwo] spinning", 10000));
+	cr_assert(it_wait_for_text(p.err_path, "[spin] spinning", 10000));
+	n = children_of(p.pid, kids, 16);
+	cr_assert_eq(n, 2, "svrun should have two sandboxed children, has %zu", n);
+	/* Control: they are alive, spinning, until the broker dies. */
+	for (i = 0; i < n; i++)
+		cr_assert_not(gone(kids[i]), "plugin %d ended before svrun was killed", (int)kids[i]);
+	cr_assert_eq(kill(p.pid, SIGKILL), 0);
+	for (waited = 0; waited <= 1000 && !all_gone; waited += 10) {
+		all_gone = 1;
+		for (i = 0; i < n; i++)
+			all_gone &= gone(kids[i]);
+		if (!all_gone)
+			usleep(10000);
+	}
+	r = it_wait(&p, 10);
+	cr_assert_eq(r.status, IT_SIGNALED + SIGKILL);
+	for (i = 0; i < n; i++)
+		cr_assert(gone(kids[i]), "plugin process %d outlived its broker by a second",
+			  (int)kids[i]);
+	it_run_free(&r);
+}
+
 /* VmRSS or VmHWM of process @pid in KiB (@field "VmRSS:"), or -1. */
 static long
 status_kib(pid_t pid, const char *field)

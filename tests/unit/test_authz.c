@@ -883,3 +883,68 @@ Test(authz, the_audit_trail_escapes_what_a_plugin_sends_into_valid_json)
 	cr_expect_eq(strchr(line, '\n') - line, (long)strlen(line) - 1, "one line: %s", line);
 	free(line);
 }
+
+Test(authz, a_frame_that_decodes_into_far_more_than_its_size_is_refused)
+{
+	struct sv_peer p = {.plugin_id = "hello", .session = hello, .fd = -1, .hello_seen = 1};
+	Sovereign__ChildMessage m = SOVEREIGN__CHILD_MESSAGE__INIT;
+	Sovereign__Query q = SOVEREIGN__QUERY__INIT;
+	Sovereign__Param *pv, **pp;
+	size_t n, many = 1000000;
+	uint8_t *buf;
+	char why[512];
+
+	/* A million empty parameters: 2 MB of frame, about 40 MB once decoded. */
+	pv = calloc(many, sizeof(*pv));
+	pp = calloc(many, sizeof(*pp));
+	cr_assert(pv && pp);
+	for (size_t i = 0; i < many; i++) {
+		sovereign__param__init(&pv[i]);
+		pp[i] = &pv[i];
+	}
+	q.sql = "SELECT 1";
+	q.params = pp;
+	m.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_QUERY;
+	m.query = &q;
+	for (size_t count = 100; count <= many; count = count == 100 ? many : many + 1) {
+		q.n_params = count;
+		buf = malloc(sovereign__child_message__get_packed_size(&m));
+		cr_assert_not_null(buf);
+		n = sovereign__child_message__pack(&m, buf);
+		if (count == 100) {
+			/* Control: a hundred decode, and the session refuses them as unused. */
+			cr_expect_eq(sv_dispatch_frame(&p, buf, n, why, sizeof(why)), 0, "%s", why);
+		} else {
+			cr_expect_eq(sv_dispatch_frame(&p, buf, n, why, sizeof(why)), -EPROTO);
+			cr_expect(strstr(why, "decodes into more than"), "%s", why);
+		}
+		free(buf);
+	}
+	sv_peer_release(&p);
+	free(pv);
+	free(pp);
+}
+
+Test(authz, a_write_while_core_holds_the_write_lock_fails_clearly_and_then_works)
+{
+	struct sv_rows rows;
+	sqlite3 *raw;
+	time_t start;
+	int r;
+
+	cr_assert_eq(sqlite3_open(path, &raw), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(raw, "BEGIN EXCLUSIVE; UPDATE config SET value = value", NULL,
+				  NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(raw));
+	/* Bounded: the busy timeout, then a clear error; no hang, nothing written. */
+	start = time(NULL);
+	r = query(hello, "INSERT INTO plugin_hello_visits(note) VALUES ('while locked')", &rows);
+	cr_expect_eq(r, -EIO, "%d %s", r, err);
+	cr_expect_str_eq(err, "the database is busy");
+	cr_expect_leq(time(NULL) - start, 10, "the write waited %ld s", (long)(time(NULL) - start));
+	cr_assert_eq(sqlite3_exec(raw, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	expect_raw("SELECT count(*) FROM plugin_hello_visits", "0");
+	/* Control: with the lock released, the same write goes through. */
+	free(expect_ok(hello, "INSERT INTO plugin_hello_visits(note) VALUES ('after')"));
+	expect_raw("SELECT count(*) FROM plugin_hello_visits", "1");
+}
