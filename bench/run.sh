@@ -32,7 +32,7 @@ db=$work/bench.db
 sqlite3 "$db" "WITH RECURSIVE n(i) AS (SELECT 4 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
 	INSERT INTO users(id, tenant_id, email, display_name) SELECT i, 1, 'u' || i || '@x', 'user ' || i FROM n;"
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) printf "-"; else printf "%.2f", a / b }'; }
 
 echo "svrun benchmark, $(date -u +%Y-%m-%d): $(nproc) vCPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), Linux $(uname -r); no CPU pinning unless stated"
 echo
@@ -132,7 +132,10 @@ gnuplot -e "set terminal dumb 78 18; set logscale x 2; set xlabel 'plugins under
 	plot '$work/conc.dat' using 1:3 with linespoints title 'p50 latency',
 	     '$work/conc.dat' using 1:4 with linespoints title 'p99 latency (worst plugin)'"
 
-# Memory: total PSS of every process of 100 idle sandboxes, each way.
+# Memory: total PSS of every process of 100 idle sandboxes, each way, and the kernel's
+# own memory they hold (slab, kernel stacks, page tables: /proc/meminfo before and with
+# them; the machine's other work moves this by a few MiB).
+kmem() { awk '/^(Slab|KernelStack|PageTables):/ { s += $2 } END { print int(s / 1024) }' /proc/meminfo; }
 pss_of_tree() {
 	total=0
 	for p in "$@"; do
@@ -144,6 +147,7 @@ pss_of_tree() {
 	echo $((total / 1024))
 }
 pids=""
+k0=$(kmem)
 for i in $(seq 1 100); do
 	"$svrun" --db "sqlite:$db" --timeout 60 "$work/idle/idle.so" >/dev/null 2>"$work/idle.$i.err" &
 	pids="$pids $!"
@@ -152,28 +156,35 @@ for i in $(seq 1 100); do
 	until grep -q idle "$work/idle.$i.err" 2>/dev/null; do sleep 0.1; done
 done
 sv_mem=$(pss_of_tree $pids)
+sv_k=$(($(kmem) - k0))
 kill $pids 2>/dev/null || true
 wait 2>/dev/null || true
 pids=""
+sleep 1
+k0=$(kmem)
 mkdir -p "$work/idle100"
 for i in $(seq -w 1 100); do cp "$work/idle/idle.so" "$work/idle100/idle$i.so"; done
 "$svrun" --db "sqlite:$db" --timeout 60 --plugins "$work/idle100" >/dev/null 2>"$work/idle100.err" &
 pids=$!
 until [ "$(grep -c '] idle$' "$work/idle100.err")" -ge 100 ]; do sleep 0.1; done
 one_mem=$(pss_of_tree $pids)
+one_k=$(($(kmem) - k0))
 kill $pids 2>/dev/null || true
 wait 2>/dev/null || true
 pids=""
+sleep 1
+k0=$(kmem)
 for i in $(seq 1 100); do
 	bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc sleep 60 &
 	pids="$pids $!"
 done
 sleep 3
 bw_mem=$(pss_of_tree $pids)
+bw_k=$(($(kmem) - k0))
 kill $pids 2>/dev/null || true
 wait 2>/dev/null || true
 pids=""
-printf '%-58s %10s %8s\n' "100 idle sandboxes, total PSS of all their processes" "MiB" "vs bwrap"
-printf '%-58s %10s %8s\n' "one svrun --plugins DIR (one broker, 100 sandboxed children)" "$one_mem" "$(ratio "$one_mem" "$bw_mem")x"
-printf '%-58s %10s %8s\n' "100 svrun idle.so (a broker and a sandboxed child each)" "$sv_mem" "$(ratio "$sv_mem" "$bw_mem")x"
-printf '%-58s %10s %8s\n' "bwrap ... sleep 60" "$bw_mem" "1.00x"
+printf '%-58s %10s %8s %10s %8s\n' "100 idle sandboxes: PSS of all their processes, kernel" "PSS MiB" "vs bwrap" "kernel MiB" "vs bwrap"
+printf '%-58s %10s %8s %10s %8s\n' "one svrun --plugins DIR (one broker, 100 sandboxed children)" "$one_mem" "$(ratio "$one_mem" "$bw_mem")x" "$one_k" "$(ratio "$one_k" "$bw_k")x"
+printf '%-58s %10s %8s %10s %8s\n' "100 svrun idle.so (a broker and a sandboxed child each)" "$sv_mem" "$(ratio "$sv_mem" "$bw_mem")x" "$sv_k" "$(ratio "$sv_k" "$bw_k")x"
+printf '%-58s %10s %8s %10s %8s\n' "bwrap ... sleep 60" "$bw_mem" "1.00x" "$bw_k" "1.00x"
