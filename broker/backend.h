@@ -112,10 +112,12 @@ void sv_rows_begin(struct sv_rows_builder *b, struct sv_rows *rows,
 int sv_rows_add_name(struct sv_rows_builder *b, const char *name);
 
 /*
- * Appends one row of ncols cells: @texts[i] of @lens[i] bytes, NULL for SQL NULL.
- * Returns 0, -E2BIG past the limits, or -ENOMEM; on failure the row is not added.
+ * Appends one row of ncols cells: @texts[i] of @lens[i] bytes and type @types[i] (as in
+ * struct sv_rows), NULL for SQL NULL. Returns 0, -E2BIG past the limits, or -ENOMEM; on
+ * failure the row is not added.
  */
-int sv_rows_add_row(struct sv_rows_builder *b, const char *const *texts, const size_t *lens);
+int sv_rows_add_row(struct sv_rows_builder *b, const char *const *texts, const size_t *lens,
+		    const unsigned char *types);
 
 /* Formats the operator's reason for the last failure of @s. */
 void sv_session_set_reason(struct sv_session *s, const char *fmt, ...)

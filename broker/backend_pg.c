@@ -22,6 +22,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <sovereign/plugin.h>
+
 /* How long the server may take to confirm a cancel before the session is given up. */
 #define CANCEL_GRACE_MS 5000
 
@@ -632,17 +634,66 @@ changes_of(const PGresult *res)
 	return 0;
 }
 
-/* Adds the single row of @res; the names first, with the first row. */
-static int
-add_row(struct sv_rows_builder *b, const PGresult *res, const char **texts, size_t *lens)
-{
-	int i, n = PQnfields(res);
+/* Type OIDs of pg_type, fixed since PostgreSQL's first catalogs (pg_type.dat). */
+#define BOOLOID 16
+#define BYTEAOID 17
+#define INT8OID 20
+#define INT2OID 21
+#define INT4OID 23
+#define FLOAT4OID 700
+#define FLOAT8OID 701
 
-	for (i = 0; i < n; i++) {
+/* The enum sv_type a column of PostgreSQL type @oid is sent as. */
+static unsigned char
+type_of(Oid oid)
+{
+	switch (oid) {
+	case BOOLOID:
+	case INT2OID:
+	case INT4OID:
+	case INT8OID:
+		return SV_INTEGER;
+	case FLOAT4OID:
+	case FLOAT8OID:
+		return SV_REAL;
+	case BYTEAOID:
+		return SV_BLOB;
+	default:
+		return SV_TEXT;
+	}
+}
+
+/*
+ * Adds the single row of @res. Text results are sent as their type says: a boolean as
+ * 1 or 0, a bytea decoded from its hex text form into bytes (@blobs holds those until
+ * the row is copied).
+ */
+static int
+add_row(struct sv_rows_builder *b, const PGresult *res, const char **texts, size_t *lens,
+	unsigned char *types, unsigned char **blobs)
+{
+	int i, n = PQnfields(res), r = 0;
+
+	for (i = 0; i < n; i++)
+		blobs[i] = NULL;
+	for (i = 0; i < n && r == 0; i++) {
+		types[i] = type_of(PQftype(res, i));
 		texts[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
 		lens[i] = (size_t)PQgetlength(res, 0, i);
+		if (texts[i] && PQftype(res, i) == BOOLOID) {
+			texts[i] = texts[i][0] == 't' ? "1" : "0";
+			lens[i] = 1;
+		} else if (texts[i] && types[i] == SV_BLOB) {
+			blobs[i] = PQunescapeBytea((const unsigned char *)texts[i], &lens[i]);
+			if ((texts[i] = (const char *)blobs[i]) == NULL)
+				r = -ENOMEM;
+		}
 	}
-	return sv_rows_add_row(b, texts, lens);
+	if (r == 0)
+		r = sv_rows_add_row(b, texts, lens, types);
+	for (i = 0; i < n; i++)
+		PQfreemem(blobs[i]);
+	return r;
 }
 
 /*
@@ -655,6 +706,7 @@ collect(struct pg_session *s, struct sv_rows *out, char *err, size_t errlen)
 	struct sv_rows_builder b;
 	const char **texts = NULL;
 	size_t *lens = NULL;
+	unsigned char *types = NULL, **blobs = NULL;
 	PGresult *res = NULL;
 	ExecStatusType st;
 	int r = 0, named = 0, i, n;
@@ -675,7 +727,9 @@ collect(struct pg_session *s, struct sv_rows *out, char *err, size_t errlen)
 			n = PQnfields(res);
 			named = 1;
 			if (n > 0 && (!(texts = calloc((size_t)n, sizeof(*texts))) ||
-				      !(lens = calloc((size_t)n, sizeof(*lens))))) {
+				      !(lens = calloc((size_t)n, sizeof(*lens))) ||
+				      !(types = calloc((size_t)n, sizeof(*types))) ||
+				      !(blobs = calloc((size_t)n, sizeof(*blobs))))) {
 				r = -ENOMEM;
 				cancel(s);
 			}
@@ -683,7 +737,8 @@ collect(struct pg_session *s, struct sv_rows *out, char *err, size_t errlen)
 				if ((r = sv_rows_add_name(&b, PQfname(res, i))) < 0)
 					cancel(s);
 		}
-		if (r == 0 && st == PGRES_SINGLE_TUPLE && (r = add_row(&b, res, texts, lens)) < 0)
+		if (r == 0 && st == PGRES_SINGLE_TUPLE &&
+		    (r = add_row(&b, res, texts, lens, types, blobs)) < 0)
 			cancel(s);
 		else if (r == 0 && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))
 			out->changes = changes_of(res);
@@ -703,6 +758,8 @@ out:
 	PQclear(res);
 	free(texts);
 	free(lens);
+	free(types);
+	free(blobs);
 	return r;
 }
 

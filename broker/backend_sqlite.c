@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <sovereign/plugin.h>
+
 /* How long a statement waits for another connection's lock before failing. */
 #define BUSY_TIMEOUT_MS 2000
 /* Virtual machine steps between two looks at the clock. */
@@ -585,6 +587,46 @@ map_error(struct sqlite_session *s, int rc, char *err, size_t errlen)
 	}
 }
 
+/*
+ * Reads cell @i of the current row of @st into @text/@len/@type: the bytes SQLite holds,
+ * or for a REAL its shortest exact decimal form (SQLite's own text keeps 15 digits),
+ * written to @num. Returns 0 or -ENOMEM.
+ */
+static int
+read_cell(sqlite3_stmt *st, int i, char num[32], const char **text, size_t *len,
+	  unsigned char *type)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_NULL:
+		*text = NULL;
+		*len = 0;
+		*type = SV_NULL;
+		return 0;
+	case SQLITE_FLOAT:
+		*len = sv_format_double(num, sqlite3_column_double(st, i));
+		*text = num;
+		*type = SV_REAL;
+		return 0;
+	case SQLITE_BLOB:
+		*text = sqlite3_column_blob(st, i);
+		*type = SV_BLOB;
+		/* An empty blob has no pointer: keep it a cell, not a NULL. */
+		if (*text == NULL)
+			*text = "";
+		break;
+	case SQLITE_INTEGER:
+		*text = (const char *)sqlite3_column_text(st, i);
+		*type = SV_INTEGER;
+		break;
+	default:
+		*text = (const char *)sqlite3_column_text(st, i);
+		*type = SV_TEXT;
+		break;
+	}
+	*len = (size_t)sqlite3_column_bytes(st, i);
+	return *text ? 0 : -ENOMEM;
+}
+
 /* Steps @st to the end, collecting rows into @out within the session's limits. */
 static int
 collect(struct sqlite_session *s, sqlite3_stmt *st, struct sv_rows *out, char *err,
@@ -593,25 +635,24 @@ collect(struct sqlite_session *s, sqlite3_stmt *st, struct sv_rows *out, char *e
 	struct sv_rows_builder b;
 	const char **texts = NULL;
 	size_t *lens = NULL;
+	unsigned char *types = NULL;
+	char (*nums)[32] = NULL;
 	int ncols = sqlite3_column_count(st), i, rc, r = -ENOMEM;
 
 	sv_rows_begin(&b, out, &s->base.lim);
 	if (ncols > 0 && (!(texts = calloc((size_t)ncols, sizeof(*texts))) ||
-			  !(lens = calloc((size_t)ncols, sizeof(*lens)))))
+			  !(lens = calloc((size_t)ncols, sizeof(*lens))) ||
+			  !(types = calloc((size_t)ncols, sizeof(*types))) ||
+			  !(nums = calloc((size_t)ncols, sizeof(*nums)))))
 		goto out;
 	for (i = 0; i < ncols; i++)
 		if ((r = sv_rows_add_name(&b, sqlite3_column_name(st, i))) < 0)
 			goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		for (i = 0; i < ncols; i++) {
-			texts[i] = (const char *)sqlite3_column_text(st, i);
-			lens[i] = (size_t)sqlite3_column_bytes(st, i);
-			if (!texts[i] && sqlite3_column_type(st, i) != SQLITE_NULL) {
-				r = -ENOMEM;
+		for (i = 0; i < ncols; i++)
+			if ((r = read_cell(st, i, nums[i], &texts[i], &lens[i], &types[i])) < 0)
 				goto out;
-			}
-		}
-		if ((r = sv_rows_add_row(&b, texts, lens)) < 0)
+		if ((r = sv_rows_add_row(&b, texts, lens, types)) < 0)
 			goto out;
 	}
 	if (rc != SQLITE_DONE) {
@@ -632,6 +673,8 @@ out:
 	}
 	free(texts);
 	free(lens);
+	free(types);
+	free(nums);
 	return r;
 }
 

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sovereign/plugin.h>
+
 /* Per-cell overhead charged against result_bytes, so many empty cells still count. */
 #define CELL_OVERHEAD 8
 
@@ -218,6 +220,8 @@ sv_rows_clear(struct sv_rows *r)
 			free(r->cells[i]);
 	free(r->names);
 	free(r->cells);
+	free(r->lens);
+	free(r->types);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -274,13 +278,41 @@ sv_rows_add_name(struct sv_rows_builder *b, const char *name)
 	return 0;
 }
 
-/* A row is added whole, so sv_rows_clear() never meets a half-filled one. */
-int
-sv_rows_add_row(struct sv_rows_builder *b, const char *const *texts, const size_t *lens)
+/* Grows the cell arrays of @b's rows to hold @need cells. */
+static int
+reserve_cells(struct sv_rows_builder *b, size_t need)
 {
 	struct sv_rows *r = b->rows;
-	size_t base = r->nrows * r->ncols, i, need;
+	size_t cap;
 	char **cells;
+	size_t *lens;
+	unsigned char *types;
+
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap * 2 : 64 * r->ncols;
+	if (cap < need)
+		cap = need;
+	if (!(cells = realloc(r->cells, cap * sizeof(*cells))))
+		return -ENOMEM;
+	r->cells = cells;
+	if (!(lens = realloc(r->lens, cap * sizeof(*lens))))
+		return -ENOMEM;
+	r->lens = lens;
+	if (!(types = realloc(r->types, cap)))
+		return -ENOMEM;
+	r->types = types;
+	b->cap = cap;
+	return 0;
+}
+
+/* A row is added whole, so sv_rows_clear() never meets a half-filled one. */
+int
+sv_rows_add_row(struct sv_rows_builder *b, const char *const *texts, const size_t *lens,
+		const unsigned char *types)
+{
+	struct sv_rows *r = b->rows;
+	size_t base = r->nrows * r->ncols, i;
 	int ret;
 
 	if (r->nrows >= b->lim->result_rows)
@@ -288,18 +320,12 @@ sv_rows_add_row(struct sv_rows_builder *b, const char *const *texts, const size_
 	for (i = 0; i < r->ncols; i++)
 		if ((ret = charge(b, texts[i] ? lens[i] : 0)) < 0)
 			return ret;
-	need = base + r->ncols;
-	if (need > b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 64 * r->ncols;
-		if (b->cap < need)
-			b->cap = need;
-		cells = realloc(r->cells, b->cap * sizeof(*cells));
-		if (!cells)
-			return -ENOMEM;
-		r->cells = cells;
-	}
+	if ((ret = reserve_cells(b, base + r->ncols)) < 0)
+		return ret;
 	for (i = 0; i < r->ncols; i++) {
 		r->cells[base + i] = NULL;
+		r->lens[base + i] = texts[i] ? lens[i] : 0;
+		r->types[base + i] = texts[i] ? types[i] : SV_NULL;
 		if (texts[i] && !(r->cells[base + i] = dup_bytes(texts[i], lens[i]))) {
 			while (i-- > 0)
 				free(r->cells[base + i]);

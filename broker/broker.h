@@ -24,12 +24,20 @@
 struct sv_db;
 struct sv_session;
 
-/* A result in row-major order; cells[r * ncols + c] is NULL for SQL NULL. */
+/*
+ * A result in row-major order. Cell i = r * ncols + c has type types[i] (an enum
+ * sv_type) and lens[i] bytes at cells[i], always NUL-terminated: the text of SV_TEXT,
+ * the decimal form of SV_INTEGER and SV_REAL (exact: sv_format_double), the bytes of
+ * SV_BLOB;
+ * cells[i] is NULL for SV_NULL.
+ */
 struct sv_rows {
 	size_t ncols;
 	size_t nrows;
 	char **names;
 	char **cells;
+	size_t *lens;
+	unsigned char *types;
 	long long changes;
 };
 

@@ -120,6 +120,34 @@ answer_error(struct sv_peer *p, uint64_t id, const char *text)
 	return answer(p, id, &msg);
 }
 
+/* Fills @v with cell @i of @rows, by its type; a NULL cell leaves every field unset. */
+static void
+set_value(Sovereign__Value *v, const struct sv_rows *rows, size_t i)
+{
+	const char *cell = rows->cells[i];
+
+	switch (cell ? rows->types[i] : SV_NULL) {
+	case SV_INTEGER:
+		v->has_integer = 1;
+		v->integer = strtoll(cell, NULL, 10);
+		break;
+	case SV_REAL:
+		v->has_real = 1;
+		v->real = strtod(cell, NULL);
+		break;
+	case SV_BLOB:
+		v->has_blob = 1;
+		v->blob.len = rows->lens[i];
+		v->blob.data = (uint8_t *)cell;
+		break;
+	case SV_TEXT:
+		v->text = (char *)cell;
+		break;
+	default:
+		break;
+	}
+}
+
 /* Sends a result to the plugin; the message borrows the strings in @rows. */
 static int
 answer_rows(struct sv_peer *p, uint64_t id, const struct sv_rows *rows)
@@ -138,7 +166,7 @@ answer_rows(struct sv_peer *p, uint64_t id, const struct sv_rows *rows)
 	}
 	for (i = 0; i < ncells; i++) {
 		sovereign__value__init(&vals[i]);
-		vals[i].text = rows->cells[i];
+		set_value(&vals[i], rows, i);
 		vp[i] = &vals[i];
 	}
 	out.ncols = (uint32_t)rows->ncols;
@@ -173,7 +201,7 @@ cell_bytes(const struct sv_rows *rows)
 	size_t n = 0;
 
 	for (size_t i = 0; i < rows->nrows * rows->ncols; i++)
-		n += rows->cells[i] ? strlen(rows->cells[i]) : 0;
+		n += rows->lens[i];
 	return n;
 }
 

@@ -101,6 +101,12 @@ int sv_parse_long(const char *s, long min, long max, long *out);
  */
 int sv_print_tagged(int fd, const char *id, const char *text, size_t len);
 
+/*
+ * Writes @v in the shortest of %.15g, %.16g and %.17g that reads back as exactly @v
+ * ("0.1", not "0.10000000000000001"); returns the length.
+ */
+size_t sv_format_double(char buf[32], double v);
+
 /* The current CLOCK_MONOTONIC time in nanoseconds: the clock every deadline is in. */
 uint64_t sv_now_ns(void);
 

@@ -236,3 +236,16 @@ sv_spin_record(struct sv_spin *s, int hit)
 		s->rest = SV_SPIN_REST;
 	}
 }
+
+size_t
+sv_format_double(char buf[32], double v)
+{
+	int n = 0;
+
+	for (int digits = 15; digits <= 17; digits++) {
+		n = snprintf(buf, 32, "%.*g", digits, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return n > 0 ? (size_t)n : 0;
+}

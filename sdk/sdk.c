@@ -35,6 +35,7 @@ struct sv_ctx {
 struct sv_result {
 	Sovereign__BrokerMessage *msg;
 	size_t nrows;
+	char **rendered;	/* the text of numeric cells, made when first asked for */
 };
 
 static struct sv_ctx the_ctx;
@@ -105,6 +106,14 @@ make_result(sv_ctx *ctx, Sovereign__BrokerMessage *m)
 	if (rows->n_names != rows->ncols) {
 		fail(ctx, "broker channel: %zu names for %u columns", rows->n_names, rows->ncols);
 		return NULL;
+	}
+	for (size_t i = 0; i < rows->n_cells; i++) {
+		const Sovereign__Value *v = rows->cells[i];
+
+		if ((v->text != NULL) + v->has_integer + v->has_real + v->has_blob > 1) {
+			fail(ctx, "broker channel: cell %zu holds more than one value", i);
+			return NULL;
+		}
 	}
 	if ((res = calloc(1, sizeof(*res))) == NULL) {
 		fail(ctx, "out of memory");
@@ -362,8 +371,9 @@ sv_result_name(const sv_result *r, int col)
 	return r->msg->rows->names[col];
 }
 
-const char *
-sv_result_text(const sv_result *r, int row, int col)
+/* The cell at @row, @col, or NULL out of range. */
+static const Sovereign__Value *
+cell(const sv_result *r, int row, int col)
 {
 	const Sovereign__Rows *rows;
 
@@ -372,7 +382,83 @@ sv_result_text(const sv_result *r, int row, int col)
 	rows = r->msg->rows;
 	if ((size_t)row >= r->nrows || (unsigned)col >= rows->ncols)
 		return NULL;
-	return rows->cells[(size_t)row * rows->ncols + (size_t)col]->text;
+	return rows->cells[(size_t)row * rows->ncols + (size_t)col];
+}
+
+int
+sv_result_type(const sv_result *r, int row, int col)
+{
+	const Sovereign__Value *v = cell(r, row, col);
+
+	if (v == NULL)
+		return SV_NULL;
+	if (v->text)
+		return SV_TEXT;
+	if (v->has_integer)
+		return SV_INTEGER;
+	if (v->has_real)
+		return SV_REAL;
+	return v->has_blob ? SV_BLOB : SV_NULL;
+}
+
+long long
+sv_result_int64(const sv_result *r, int row, int col)
+{
+	const Sovereign__Value *v = cell(r, row, col);
+
+	if (v && v->has_integer)
+		return (long long)v->integer;
+	/* Only a double that fits converts; the rest would be undefined in C. */
+	if (v && v->has_real && v->real > -9.2e18 && v->real < 9.2e18)
+		return (long long)v->real;
+	return 0;
+}
+
+double
+sv_result_double(const sv_result *r, int row, int col)
+{
+	const Sovereign__Value *v = cell(r, row, col);
+
+	if (v && v->has_real)
+		return v->real;
+	return v && v->has_integer ? (double)v->integer : 0.0;
+}
+
+const void *
+sv_result_blob(const sv_result *r, int row, int col, size_t *len)
+{
+	const Sovereign__Value *v = cell(r, row, col);
+
+	*len = 0;
+	if (v == NULL || !v->has_blob)
+		return NULL;
+	*len = v->blob.len;
+	/* An empty blob is a value, not NULL: point at something. */
+	return v->blob.data ? (const void *)v->blob.data : (const void *)"";
+}
+
+const char *
+sv_result_text(const sv_result *r, int row, int col)
+{
+	const Sovereign__Value *v = cell(r, row, col);
+	size_t i, ncells;
+	char num[32];
+	sv_result *w = (sv_result *)r;	/* the rendering cache only; the cells stay */
+
+	if (v == NULL || v->text || (!v->has_integer && !v->has_real))
+		return v ? v->text : NULL;
+	ncells = r->msg->rows->n_cells;
+	i = (size_t)row * r->msg->rows->ncols + (size_t)col;
+	if (w->rendered == NULL && (w->rendered = calloc(ncells, sizeof(char *))) == NULL)
+		return NULL;
+	if (w->rendered[i] == NULL) {
+		if (v->has_integer)
+			snprintf(num, sizeof(num), "%lld", (long long)v->integer);
+		else
+			sv_format_double(num, v->real);
+		w->rendered[i] = strdup(num);
+	}
+	return w->rendered[i];
 }
 
 long long
@@ -386,6 +472,9 @@ sv_result_free(sv_result *r)
 {
 	if (r == NULL)
 		return;
+	for (size_t i = 0; r->rendered && i < r->msg->rows->n_cells; i++)
+		free(r->rendered[i]);
+	free(r->rendered);
 	sovereign__broker_message__free_unpacked(r->msg, NULL);
 	free(r);
 }

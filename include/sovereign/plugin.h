@@ -14,6 +14,8 @@
 #ifndef SOVEREIGN_PLUGIN_H
 #define SOVEREIGN_PLUGIN_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -53,6 +55,15 @@ sv_result *sv_query(sv_ctx *ctx, const char *sql, int nparams, const char *const
 int sv_query_send(sv_ctx *ctx, const char *sql, int nparams, const char *const *params);
 sv_result *sv_query_recv(sv_ctx *ctx);
 
+/* The type of a cell, as the database gave it. */
+enum sv_type {
+	SV_NULL = 0,	/* SQL NULL */
+	SV_INTEGER = 1,	/* a 64-bit integer; PostgreSQL's int2, int4, int8 and boolean (1, 0) */
+	SV_REAL = 2,	/* a double; PostgreSQL's float4 and float8 */
+	SV_TEXT = 3,	/* text, and on PostgreSQL every other type, as its text form */
+	SV_BLOB = 4,	/* bytes, NULs included; PostgreSQL's bytea */
+};
+
 /* Number of rows and columns of @r (0 for a statement that returns no rows). */
 int sv_result_rows(const sv_result *r);
 int sv_result_cols(const sv_result *r);
@@ -61,10 +72,27 @@ int sv_result_cols(const sv_result *r);
 const char *sv_result_name(const sv_result *r, int col);
 
 /*
- * Text of the cell at @row, @col, valid until sv_result_free(). NULL for SQL NULL and
- * for a cell out of range.
+ * Text of the cell at @row, @col, valid until sv_result_free(): the text of an SV_TEXT
+ * cell, the decimal form of an SV_INTEGER or SV_REAL one. NULL for SQL NULL, for a blob
+ * (see sv_result_blob) and for a cell out of range.
  */
 const char *sv_result_text(const sv_result *r, int row, int col);
+
+/* The enum sv_type of the cell at @row, @col; SV_NULL for a cell out of range. */
+int sv_result_type(const sv_result *r, int row, int col);
+
+/*
+ * The cell at @row, @col as an integer or a double: an SV_INTEGER or SV_REAL cell
+ * converted (a double truncated toward zero), 0 for anything else.
+ */
+long long sv_result_int64(const sv_result *r, int row, int col);
+double sv_result_double(const sv_result *r, int row, int col);
+
+/*
+ * The bytes of an SV_BLOB cell and their number in *@len, valid until sv_result_free();
+ * NULL (and *@len 0) for any other cell.
+ */
+const void *sv_result_blob(const sv_result *r, int row, int col, size_t *len);
 
 /* Number of rows the last INSERT, UPDATE or DELETE changed; 0 for other statements. */
 long long sv_result_changes(const sv_result *r);

@@ -306,6 +306,19 @@ Test(data, a_full_audit_disk_stops_the_plugin_before_it_gets_an_answer)
 	it_run_free(&r);
 }
 
+Test(data, cells_come_back_with_their_type_and_exact_value)
+{
+	struct it_run r;
+
+	it_init_db();
+	it_install("types");
+	r = it_run_plugin("types");
+	cr_assert_null(strstr(r.err, "WRONG"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "types", "types ok: 15 checks"), "%s", r.err);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	it_run_free(&r);
+}
+
 /* Installs a copy of the rights plugin whose manifest reads @reads, runs it, returns it. */
 static struct it_run
 run_rights_reading(const char *reads)
