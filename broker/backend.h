@@ -61,9 +61,10 @@ struct sv_backend_ops {
 			    size_t errlen);
 	void (*session_close)(struct sv_session *s);
 	void (*set_deadline)(struct sv_session *s, uint64_t deadline_ns);
-	/* Same contract as sv_session_query(); @out is already zeroed. */
+	/* Same contract as sv_session_query_values(); @out is already zeroed. */
 	int (*query)(struct sv_session *s, const char *sql, size_t nparams,
-		     const char *const *params, struct sv_rows *out, char *err, size_t errlen);
+		     const struct sv_param *params, struct sv_rows *out, char *err,
+		     size_t errlen);
 	/* Same contract as sv_session_batch(); NULL when a backend has nothing to save. */
 	void (*batch)(struct sv_session *s, int on);
 	/* Same contract as sv_session_txn(); @op is valid for s->plugin_tx, checked. */

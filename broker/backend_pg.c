@@ -814,6 +814,70 @@ begin_of(const struct pg_session *s, int read_only)
 	return s->base.plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN";
 }
 
+/* Parameters as libpq sends them: one array each of values, lengths, formats, types. */
+struct wire {
+	const char **values;
+	int *lengths;
+	int *formats;
+	Oid *types;
+	char (*nums)[32];
+};
+
+static void
+free_wire(struct wire *w)
+{
+	free(w->values);
+	free(w->lengths);
+	free(w->formats);
+	free(w->types);
+	free(w->nums);
+	memset(w, 0, sizeof(*w));
+}
+
+/*
+ * Lays out @n typed parameters for PQsendQueryParams: an integer as int8 text, a double
+ * as float8 text (exact), a blob as binary bytea, text as text of a type the server
+ * infers, as before types existed. Returns 0 or -ENOMEM.
+ */
+static int
+to_wire(size_t n, const struct sv_param *p, struct wire *w)
+{
+	if (!(w->values = calloc(n + 1, sizeof(*w->values))) ||
+	    !(w->lengths = calloc(n + 1, sizeof(*w->lengths))) ||
+	    !(w->formats = calloc(n + 1, sizeof(*w->formats))) ||
+	    !(w->types = calloc(n + 1, sizeof(*w->types))) ||
+	    !(w->nums = calloc(n + 1, sizeof(*w->nums)))) {
+		free_wire(w);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		switch (p[i].type) {
+		case SV_INTEGER:
+			snprintf(w->nums[i], sizeof(w->nums[i]), "%lld", p[i].integer);
+			w->values[i] = w->nums[i];
+			w->types[i] = INT8OID;
+			break;
+		case SV_REAL:
+			sv_format_double(w->nums[i], p[i].real);
+			w->values[i] = w->nums[i];
+			w->types[i] = FLOAT8OID;
+			break;
+		case SV_BLOB:
+			w->values[i] = p[i].data ? p[i].data : "";
+			w->lengths[i] = (int)p[i].len;
+			w->formats[i] = 1;
+			w->types[i] = BYTEAOID;
+			break;
+		case SV_TEXT:
+			w->values[i] = p[i].data;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
 /*
  * One plugin statement. A read outside the plugin's transaction is one round trip:
  * BEGIN READ ONLY, the statement and COMMIT go down as one pipeline, and the server
@@ -823,10 +887,11 @@ begin_of(const struct pg_session *s, int read_only)
  * or changes a fixed setting leaves nothing behind.
  */
 static int
-pg_query(struct sv_session *base, const char *sql, size_t nparams, const char *const *params,
+pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct sv_param *params,
 	 struct sv_rows *out, char *err, size_t errlen)
 {
 	struct pg_session *s = (struct pg_session *)base;
+	struct wire w = {0};
 	PGresult *res = NULL;
 	const char *setting;
 	int r, started = 0, sent = 0, read_only;
@@ -852,8 +917,13 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const char *c
 		snprintf(err, errlen, "the deadline passed; statement interrupted");
 		return -ETIMEDOUT;
 	}
+	if (to_wire(nparams, params, &w) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	s->after_null = 0;
 	if (PQenterPipelineMode(s->conn) != 1) {
+		free_wire(&w);
 		s->broken = 1;
 		return map_error(s, NULL, err, errlen);
 	}
@@ -861,10 +931,12 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const char *c
 	read_only = !s->base.plugin_tx && is_read(sql);
 	sent =
 	    PQsendQueryParams(s->conn, begin_of(s, read_only), 0, NULL, NULL, NULL, NULL, 0) == 1 &&
-	    PQsendQueryParams(s->conn, sql, (int)nparams, NULL, params, NULL, NULL, 0) == 1 &&
+	    PQsendQueryParams(s->conn, sql, (int)nparams, w.types, w.values, w.lengths, w.formats,
+			      0) == 1 &&
 	    (!read_only ||
 	     PQsendQueryParams(s->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1) &&
 	    PQpipelineSync(s->conn) == 1;
+	free_wire(&w);
 	if (!sent) {
 		r = map_error(s, NULL, err, errlen);
 		goto out;

@@ -503,6 +503,24 @@ param_number(const char *name, size_t max)
 	return n <= max ? n : 0;
 }
 
+/* Binds @p to parameter @i of @st as its type says. */
+static int
+bind_one(sqlite3_stmt *st, int i, const struct sv_param *p)
+{
+	switch (p->type) {
+	case SV_INTEGER:
+		return sqlite3_bind_int64(st, i, p->integer);
+	case SV_REAL:
+		return sqlite3_bind_double(st, i, p->real);
+	case SV_TEXT:
+		return sqlite3_bind_text64(st, i, p->data, p->len, SQLITE_TRANSIENT, SQLITE_UTF8);
+	case SV_BLOB:
+		return sqlite3_bind_blob64(st, i, p->data, p->len, SQLITE_TRANSIENT);
+	default:
+		return sqlite3_bind_null(st, i);
+	}
+}
+
 /*
  * Binds $1..$n by name. The statement must use exactly the names $1..$@nparams: as
  * distinct names get distinct indexes, a matching count with every name in range means
@@ -510,7 +528,7 @@ param_number(const char *name, size_t max)
  */
 static int
 bind_params(struct sqlite_session *s, sqlite3_stmt *st, size_t nparams,
-	    const char *const *params, char *err, size_t errlen)
+	    const struct sv_param *params, char *err, size_t errlen)
 {
 	int count = sqlite3_bind_parameter_count(st), i, rc;
 	size_t n;
@@ -525,10 +543,7 @@ bind_params(struct sqlite_session *s, sqlite3_stmt *st, size_t nparams,
 			snprintf(err, errlen, "parameters must be written $1..$%zu", nparams);
 			return -EINVAL;
 		}
-		if (params[n - 1])
-			rc = sqlite3_bind_text(st, i, params[n - 1], -1, SQLITE_TRANSIENT);
-		else
-			rc = sqlite3_bind_null(st, i);
+		rc = bind_one(st, i, &params[n - 1]);
 		if (rc != SQLITE_OK) {
 			snprintf(err, errlen, "cannot bind parameter $%zu: %s", n,
 				 sqlite3_errstr(rc));
@@ -793,7 +808,7 @@ open_statement_tx(struct sqlite_session *s, sqlite3_stmt *st, int *in_tx)
 /* One plugin statement: checked and compiled (or taken from the cache), then run. */
 static int
 sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
-	     const char *const *params, struct sv_rows *out, char *err, size_t errlen)
+	     const struct sv_param *params, struct sv_rows *out, char *err, size_t errlen)
 {
 	struct sqlite_session *s = (struct sqlite_session *)base;
 	struct cached *c = NULL;

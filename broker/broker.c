@@ -148,8 +148,9 @@ sv_session_set_deadline(struct sv_session *s, uint64_t deadline_ns)
 }
 
 int
-sv_session_query(struct sv_session *s, const char *sql, size_t nparams,
-		 const char *const *params, struct sv_rows *out, char *err, size_t errlen)
+sv_session_query_values(struct sv_session *s, const char *sql, size_t nparams,
+			const struct sv_param *params, struct sv_rows *out, char *err,
+			size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	if (errlen > 0)
@@ -157,6 +158,28 @@ sv_session_query(struct sv_session *s, const char *sql, size_t nparams,
 	s->reason[0] = '\0';
 	s->objects = NULL;
 	return s->ops->query(s, sql, nparams, params, out, err, errlen);
+}
+
+int
+sv_session_query(struct sv_session *s, const char *sql, size_t nparams,
+		 const char *const *params, struct sv_rows *out, char *err, size_t errlen)
+{
+	struct sv_param *typed = calloc(nparams + 1, sizeof(*typed));
+	int r;
+
+	if (typed == NULL) {
+		memset(out, 0, sizeof(*out));
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nparams; i++) {
+		typed[i].type = params[i] ? SV_TEXT : SV_NULL;
+		typed[i].data = params[i];
+		typed[i].len = params[i] ? strlen(params[i]) : 0;
+	}
+	r = sv_session_query_values(s, sql, nparams, typed, out, err, errlen);
+	free(typed);
+	return r;
 }
 
 void

@@ -102,6 +102,20 @@ void sv_session_set_deadline(struct sv_session *s, uint64_t deadline_ns);
 int sv_session_query(struct sv_session *s, const char *sql, size_t nparams,
 		     const char *const *params, struct sv_rows *out, char *err, size_t errlen);
 
+/* A typed statement parameter: @type (an enum sv_type) says which other field holds it. */
+struct sv_param {
+	unsigned char type;
+	long long integer;
+	double real;
+	const char *data;	/* SV_TEXT: NUL-terminated text; SV_BLOB: @len bytes */
+	size_t len;
+};
+
+/* sv_session_query() with typed parameters, bound as their types say. */
+int sv_session_query_values(struct sv_session *s, const char *sql, size_t nparams,
+			    const struct sv_param *params, struct sv_rows *out, char *err,
+			    size_t errlen);
+
 /*
  * Marks the start (@on) and the end of a pipelined run of requests on @s. Inside a run a
  * backend may serve consecutive reads from one snapshot, paying for a read transaction

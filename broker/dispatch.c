@@ -212,6 +212,51 @@ decision(int r)
 	return r == 0 ? "allowed" : r == -EACCES ? "refused" : "failed";
 }
 
+/* Reads parameter @v, which holds one value at most, into @out (borrowing its bytes). */
+static void
+typed_param(const Sovereign__Param *v, struct sv_param *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (v->text) {
+		out->type = SV_TEXT;
+		out->data = v->text;
+		out->len = strlen(v->text);
+	} else if (v->has_integer) {
+		out->type = SV_INTEGER;
+		out->integer = (long long)v->integer;
+	} else if (v->has_real) {
+		out->type = SV_REAL;
+		out->real = v->real;
+	} else if (v->has_blob) {
+		out->type = SV_BLOB;
+		out->data = (const char *)v->blob.data;
+		out->len = v->blob.len;
+	} else {
+		out->type = SV_NULL;
+	}
+}
+
+/* How the audit trail shows parameter @v: its text, a number, or the size of a blob. */
+static const char *
+shown_param(const struct sv_param *v, char num[32])
+{
+	switch (v->type) {
+	case SV_INTEGER:
+		snprintf(num, 32, "%lld", v->integer);
+		return num;
+	case SV_REAL:
+		sv_format_double(num, v->real);
+		return num;
+	case SV_BLOB:
+		snprintf(num, 32, "(blob, %zu bytes)", v->len);
+		return num;
+	case SV_TEXT:
+		return v->data;
+	default:
+		return NULL;
+	}
+}
+
 /* Runs a query under the plugin's rights and answers with rows or the reason it failed. */
 static int
 handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_t len)
@@ -220,7 +265,9 @@ handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 	struct sv_audit_request rec = {0};
 	uint64_t start = p->audit ? sv_now_ns() : 0;
 	struct sv_rows rows = {0};
-	const char **params = NULL;
+	struct sv_param *params = NULL;
+	const char **shown = NULL;
+	char (*nums)[32] = NULL;
 	char err[512];
 	size_t i;
 	int r, e;
@@ -230,22 +277,36 @@ handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 		return -EPROTO;
 	}
 	p->requests++;
-	if ((params = calloc(q->n_params + 1, sizeof(*params))) == NULL) {
+	for (i = 0; i < q->n_params; i++) {
+		const Sovereign__Param *v = q->params[i];
+
+		if ((v->text != NULL) + v->has_integer + v->has_real + v->has_blob > 1) {
+			snprintf(why, len, "parameter $%zu holds more than one value", i + 1);
+			return -EPROTO;
+		}
+	}
+	if ((params = calloc(q->n_params + 1, sizeof(*params))) == NULL ||
+	    (p->audit && (!(shown = calloc(q->n_params + 1, sizeof(*shown))) ||
+			  !(nums = calloc(q->n_params + 1, sizeof(*nums)))))) {
 		r = answer_error(p, m->id, "broker out of memory");
 		goto out;
 	}
-	for (i = 0; i < q->n_params; i++)
-		params[i] = q->params[i]->text;
+	for (i = 0; i < q->n_params; i++) {
+		typed_param(q->params[i], &params[i]);
+		if (shown)
+			shown[i] = shown_param(&params[i], nums[i]);
+	}
 	trace(p, "#%llu query (%zu parameters): %s", (unsigned long long)m->id, q->n_params,
 	      q->sql);
-	r = sv_session_query(p->session, q->sql, q->n_params, params, &rows, err, sizeof(err));
+	r = sv_session_query_values(p->session, q->sql, q->n_params, params, &rows, err,
+				    sizeof(err));
 	if (r < 0)
 		sv_warn("plugin '%s': query refused or failed: %s", p->plugin_id,
 			sv_session_reason(p->session));
 	if (p->audit) {
 		rec = (struct sv_audit_request){
 			.plugin = p->plugin_id, .id = m->id, .op = "query", .sql = q->sql,
-			.nparams = q->n_params, .params = params,
+			.nparams = q->n_params, .params = shown,
 			.objects = sv_session_objects(p->session), .decision = decision(r),
 			.reason = r < 0 ? sv_session_reason(p->session) : NULL, .rows = rows.nrows,
 			.bytes = cell_bytes(&rows), .latency_ns = sv_now_ns() - start};
@@ -270,6 +331,8 @@ handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 out:
 	sv_rows_clear(&rows);
 	free(params);
+	free(shown);
+	free(nums);
 	return r;
 }
 

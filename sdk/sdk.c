@@ -152,13 +152,45 @@ send_now(sv_ctx *ctx, const ProtobufCMessage *msg)
 	return 0;
 }
 
+/* Sets @pv from typed value @v; returns -1 for a type that is not one of enum sv_type. */
+static int
+set_param(Sovereign__Param *pv, const sv_value *v)
+{
+	switch (v->type) {
+	case SV_NULL:
+		return 0;
+	case SV_INTEGER:
+		pv->has_integer = 1;
+		pv->integer = v->integer;
+		return 0;
+	case SV_REAL:
+		pv->has_real = 1;
+		pv->real = v->real;
+		return 0;
+	case SV_TEXT:
+		pv->text = (char *)v->text;
+		return 0;
+	case SV_BLOB:
+		if (v->blob == NULL && v->len > 0)
+			return -1;
+		pv->has_blob = 1;
+		pv->blob.data = (uint8_t *)v->blob;
+		pv->blob.len = v->len;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 /*
- * Sends one query request without waiting for its answer. Returns its id, or 0 with
- * errmsg set; *@size gets the request's size on the wire.
+ * Sends one query request without waiting for its answer, written at once (@now) or
+ * queued for the next write. Its parameters are @texts (text or NULL) or, when that is
+ * NULL, @values. Returns its id, or 0 with errmsg set; *@size gets the request's size
+ * on the wire.
  */
 static uint64_t
 send_query(sv_ctx *ctx, const char *caller, const char *sql, int nparams,
-	   const char *const *params, int now, size_t *size)
+	   const char *const *texts, const sv_value *values, int now, size_t *size)
 {
 	Sovereign__ChildMessage req = SOVEREIGN__CHILD_MESSAGE__INIT;
 	Sovereign__Query q = SOVEREIGN__QUERY__INIT;
@@ -166,7 +198,7 @@ send_query(sv_ctx *ctx, const char *caller, const char *sql, int nparams,
 	uint64_t id = 0;
 	int i, r;
 
-	if (sql == NULL || nparams < 0 || (nparams > 0 && params == NULL)) {
+	if (sql == NULL || nparams < 0 || (nparams > 0 && texts == NULL && values == NULL)) {
 		fail(ctx, "%s: invalid arguments", caller);
 		goto out;
 	}
@@ -178,7 +210,12 @@ send_query(sv_ctx *ctx, const char *caller, const char *sql, int nparams,
 	}
 	for (i = 0; i < nparams; i++) {
 		sovereign__param__init(&pv[i]);
-		pv[i].text = (char *)params[i];
+		if (texts) {
+			pv[i].text = (char *)texts[i];
+		} else if (set_param(&pv[i], &values[i]) < 0) {
+			fail(ctx, "%s: parameter $%d has no valid type", caller, i + 1);
+			goto out;
+		}
 		pp[i] = &pv[i];
 	}
 	q.sql = (char *)sql;
@@ -236,29 +273,45 @@ pipeline_busy(sv_ctx *ctx, const char *caller)
 	return 1;
 }
 
-sv_result *
-sv_query(sv_ctx *ctx, const char *sql, int nparams, const char *const *params)
+/* sv_query() and sv_query_values(): @texts, or when NULL @values, are the parameters. */
+static sv_result *
+query(sv_ctx *ctx, const char *caller, const char *sql, int nparams, const char *const *texts,
+      const sv_value *values)
 {
 	uint64_t id;
 	size_t size;
 
 	ctx->errmsg[0] = '\0';
-	if (pipeline_busy(ctx, "sv_query"))
+	if (pipeline_busy(ctx, caller))
 		return NULL;
-	if ((id = send_query(ctx, "sv_query", sql, nparams, params, 1, &size)) == 0)
+	if ((id = send_query(ctx, caller, sql, nparams, texts, values, 1, &size)) == 0)
 		return NULL;
 	return await_result(ctx, id);
 }
 
-int
-sv_query_send(sv_ctx *ctx, const char *sql, int nparams, const char *const *params)
+sv_result *
+sv_query(sv_ctx *ctx, const char *sql, int nparams, const char *const *params)
+{
+	return query(ctx, "sv_query", sql, nparams, params, NULL);
+}
+
+sv_result *
+sv_query_values(sv_ctx *ctx, const char *sql, int nparams, const sv_value *params)
+{
+	return query(ctx, "sv_query_values", sql, nparams, NULL, params);
+}
+
+/* sv_query_send() and sv_query_send_values(), as query() is for the waiting calls. */
+static int
+queue_query(sv_ctx *ctx, const char *caller, const char *sql, int nparams,
+	    const char *const *texts, const sv_value *values)
 {
 	uint64_t id;
 	size_t size;
 
 	ctx->errmsg[0] = '\0';
 	if (ctx->inflight == SV_PIPELINE_MAX) {
-		fail(ctx, "sv_query_send: %d answers already awaited; receive one first",
+		fail(ctx, "%s: %d answers already awaited; receive one first", caller,
 		     SV_PIPELINE_MAX);
 		return -1;
 	}
@@ -268,17 +321,29 @@ sv_query_send(sv_ctx *ctx, const char *sql, int nparams, const char *const *para
 	 */
 	if (ctx->inflight > 0 && ctx->inflight_bytes + SV_FRAME_HEADER + strlen(sql ? sql : "") >
 				     SV_PIPELINE_BYTES) {
-		fail(ctx, "sv_query_send: %zu bytes of requests already in flight; receive answers "
-			  "first", ctx->inflight_bytes);
+		fail(ctx, "%s: %zu bytes of requests already in flight; receive answers first",
+		     caller, ctx->inflight_bytes);
 		return -1;
 	}
 	/* Queued: sv_query_recv() writes the run of them at once. */
-	if ((id = send_query(ctx, "sv_query_send", sql, nparams, params, 0, &size)) == 0)
+	if ((id = send_query(ctx, caller, sql, nparams, texts, values, 0, &size)) == 0)
 		return -1;
 	ctx->sizes[id % SV_PIPELINE_MAX] = size;
 	ctx->inflight_bytes += size;
 	ctx->inflight++;
 	return 0;
+}
+
+int
+sv_query_send(sv_ctx *ctx, const char *sql, int nparams, const char *const *params)
+{
+	return queue_query(ctx, "sv_query_send", sql, nparams, params, NULL);
+}
+
+int
+sv_query_send_values(sv_ctx *ctx, const char *sql, int nparams, const sv_value *params)
+{
+	return queue_query(ctx, "sv_query_send_values", sql, nparams, NULL, params);
 }
 
 sv_result *

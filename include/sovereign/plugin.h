@@ -26,6 +26,15 @@ extern "C" {
 typedef struct sv_ctx sv_ctx;
 typedef struct sv_result sv_result;
 
+/* The type of a cell, as the database gave it, or of a parameter. */
+enum sv_type {
+	SV_NULL = 0,	/* SQL NULL */
+	SV_INTEGER = 1,	/* a 64-bit integer; PostgreSQL's int2, int4, int8 and boolean (1, 0) */
+	SV_REAL = 2,	/* a double; PostgreSQL's float4 and float8 */
+	SV_TEXT = 3,	/* text, and on PostgreSQL every other type, as its text form */
+	SV_BLOB = 4,	/* bytes, NULs included; PostgreSQL's bytea */
+};
+
 /*
  * Written by the plugin; called once, inside the sandbox. Its return value (0..125) is
  * svrun's exit status; values outside that range are reported as 125.
@@ -40,6 +49,23 @@ int sv_plugin_main(sv_ctx *ctx);
  */
 sv_result *sv_query(sv_ctx *ctx, const char *sql, int nparams, const char *const *params);
 
+/* A typed parameter for sv_query_values(): .type says which other field holds it. */
+typedef struct sv_value {
+	int type;		/* enum sv_type */
+	long long integer;	/* SV_INTEGER */
+	double real;		/* SV_REAL */
+	const char *text;	/* SV_TEXT: NUL-terminated; NULL binds SQL NULL */
+	const void *blob;	/* SV_BLOB: @len bytes, NULs included */
+	size_t len;
+} sv_value;
+
+/*
+ * sv_query() with typed parameters: an integer binds as an integer (int8 on PostgreSQL),
+ * a double as a double (float8), a blob as bytes (bytea), text as text. An unknown
+ * type fails the call before anything is sent.
+ */
+sv_result *sv_query_values(sv_ctx *ctx, const char *sql, int nparams, const sv_value *params);
+
 /*
  * Pipelining: sv_query_send() sends a statement without waiting for its answer, and
  * sv_query_recv() returns the answers, one per call, in the order the statements were
@@ -53,16 +79,9 @@ sv_result *sv_query(sv_ctx *ctx, const char *sql, int nparams, const char *const
  */
 #define SV_PIPELINE_MAX 64
 int sv_query_send(sv_ctx *ctx, const char *sql, int nparams, const char *const *params);
+int sv_query_send_values(sv_ctx *ctx, const char *sql, int nparams, const sv_value *params);
 sv_result *sv_query_recv(sv_ctx *ctx);
 
-/* The type of a cell, as the database gave it. */
-enum sv_type {
-	SV_NULL = 0,	/* SQL NULL */
-	SV_INTEGER = 1,	/* a 64-bit integer; PostgreSQL's int2, int4, int8 and boolean (1, 0) */
-	SV_REAL = 2,	/* a double; PostgreSQL's float4 and float8 */
-	SV_TEXT = 3,	/* text, and on PostgreSQL every other type, as its text form */
-	SV_BLOB = 4,	/* bytes, NULs included; PostgreSQL's bytea */
-};
 
 /* Number of rows and columns of @r (0 for a statement that returns no rows). */
 int sv_result_rows(const sv_result *r);

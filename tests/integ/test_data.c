@@ -306,7 +306,7 @@ Test(data, a_full_audit_disk_stops_the_plugin_before_it_gets_an_answer)
 	it_run_free(&r);
 }
 
-Test(data, cells_come_back_with_their_type_and_exact_value)
+Test(data, cells_and_parameters_keep_their_type_and_exact_value)
 {
 	struct it_run r;
 
@@ -314,7 +314,7 @@ Test(data, cells_come_back_with_their_type_and_exact_value)
 	it_install("types");
 	r = it_run_plugin("types");
 	cr_assert_null(strstr(r.err, "WRONG"), "%s", r.err);
-	cr_assert(it_has_log(r.err, "types", "types ok: 15 checks"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "types", "types ok: 22 checks"), "%s", r.err);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	it_run_free(&r);
 }

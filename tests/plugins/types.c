@@ -1,7 +1,8 @@
 /*
  * types.c - typed cells: an integer past 2^53, a double, text, a blob with a NUL in it,
  * NULL and a boolean each come back with their type and their exact value through
- * sv_result_type/_int64/_double/_blob/_text. The blob literal differs by backend:
+ * sv_result_type/_int64/_double/_blob/_text, and typed parameters (sv_query_values)
+ * come back as they went. The blob literal differs by backend:
  * PostgreSQL's form is tried first (SQLite refuses it), then SQLite's. Logs "types ok: N checks" or "WRONG".
  */
 #include <math.h>
@@ -65,6 +66,37 @@ sv_plugin_main(sv_ctx *ctx)
 	check(ctx, sv_result_type(r, 0, 0) == SV_BLOB, "blob type");
 	check(ctx, blob && len == 3 && memcmp(blob, "\x00\xff\x01", 3) == 0, "blob bytes");
 	check(ctx, sv_result_text(r, 0, 0) == NULL, "no text from a blob");
+	sv_result_free(r);
+	/* And back: typed parameters arrive as their types, exactly. */
+	sv_value in[] = {
+		{.type = SV_INTEGER, .integer = 9007199254740993LL},
+		{.type = SV_REAL, .real = 0.1},
+		{.type = SV_TEXT, .text = "it's text"},
+		{.type = SV_BLOB, .blob = "\x00\xff\x01", .len = 3},
+		{.type = SV_NULL},
+	};
+	r = sv_query_values(ctx, "SELECT $1, $2, $3, $4, $5", 5, in);
+	if (r == NULL) {
+		sv_log(ctx, "WRONG typed parameters: %s", sv_errmsg(ctx));
+		return 1;
+	}
+	check(ctx, sv_result_type(r, 0, 0) == SV_INTEGER &&
+		       sv_result_int64(r, 0, 0) == 9007199254740993LL, "integer parameter");
+	check(ctx, sv_result_type(r, 0, 1) == SV_REAL && sv_result_double(r, 0, 1) == 0.1,
+	      "real parameter");
+	check(ctx, sv_result_type(r, 0, 2) == SV_TEXT &&
+		       strcmp(sv_result_text(r, 0, 2), "it's text") == 0, "text parameter");
+	blob = sv_result_blob(r, 0, 3, &len);
+	check(ctx, blob && len == 3 && memcmp(blob, "\x00\xff\x01", 3) == 0, "blob parameter");
+	check(ctx, sv_result_type(r, 0, 4) == SV_NULL, "null parameter");
+	sv_result_free(r);
+	r = sv_query_values(ctx, "SELECT display_name FROM v_plugin_users WHERE id = $1", 1,
+			    &(sv_value){.type = SV_INTEGER, .integer = 2});
+	check(ctx, r && sv_result_rows(r) == 1 && strcmp(sv_result_text(r, 0, 0), "Bob") == 0,
+	      "integer parameter in a comparison");
+	sv_result_free(r);
+	r = sv_query_values(ctx, "SELECT $1", 1, &(sv_value){.type = 42});
+	check(ctx, r == NULL && strstr(sv_errmsg(ctx), "no valid type"), "unknown type refused");
 	sv_result_free(r);
 	if (wrong == 0)
 		sv_log(ctx, "types ok: %d checks", checks);
