@@ -3,6 +3,7 @@
 #
 #   scripts/pg.sh start DIR   creates and starts it in DIR (an empty directory)
 #   scripts/pg.sh stop DIR    stops it and removes DIR
+#   scripts/pg.sh restart DIR restarts it (fast: every session is cut), for fault tests
 #   scripts/pg.sh env DIR     prints what the tests read: SVRUN_TEST_PG_DIR and PGPASSFILE
 #
 # The bootstrap superuser "postgres" connects without a password on the private socket
@@ -15,7 +16,7 @@ set -eu
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|env DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|restart|env DIR" >&2; exit 2; }
 port=5499
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$bindir/initdb" ] || { echo "pg.sh: no PostgreSQL server (apt-get install postgresql-15)" >&2; exit 1; }
@@ -55,6 +56,10 @@ start)
 	EOF
 	echo "pg.sh: PostgreSQL $("$bindir/postgres" -V | awk '{print $3}') running on $dir/sock (port $port)"
 	;;
+restart)
+	as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -m fast restart \
+		>/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+	;;
 stop)
 	[ -d "$dir/data" ] && as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
 	rm -rf "$dir"
@@ -64,7 +69,7 @@ env)
 	echo "PGPASSFILE=$dir/pgpass"
 	;;
 *)
-	echo "usage: $0 start|stop|env DIR" >&2
+	echo "usage: $0 start|stop|restart|env DIR" >&2
 	exit 2
 	;;
 esac

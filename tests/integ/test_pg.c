@@ -228,6 +228,36 @@ Test(pg, a_connection_cut_by_the_server_fails_cleanly_and_the_broker_carries_on)
 	it_run_free(&r);
 }
 
+Test(pg, a_server_restart_fails_the_requests_in_flight_cleanly_and_the_next_run_works)
+{
+	const char *argv[] = {"--db", it_uri, "--timeout", "30", it_plugin("pghostile"), NULL};
+	const char *cluster = getenv("SVRUN_TEST_PG_DIR");
+	char cmd[1024];
+	struct it_proc p;
+	struct it_run r;
+
+	prepare();
+	cr_assert_not_null(cluster, "SVRUN_TEST_PG_DIR is not set: start the cluster first");
+	it_set_cfg("pghostile", "mode", "cut");
+	it_start(&p, argv, NULL);
+	cr_assert(it_wait_for_text(p.err_path, "ok[nap]", 10000), "the plugin never napped");
+	snprintf(cmd, sizeof(cmd), "'%s/scripts/pg.sh' restart '%s'", SOURCE_DIR, cluster);
+	cr_assert_eq(system(cmd), 0, "the cluster did not restart");
+	r = it_wait(&p, IT_RUN_LIMIT_S);
+	cr_assert_eq(r.status, 0, "the plugin should end normally, not %d:\n%s", r.status, r.err);
+	cr_assert(it_has_log(r.err, "pghostile", "failed[nap]: the database connection was lost"),
+		  "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile",
+			     "failed[after-cut]: the database connection was lost"),
+		  "%s", r.err);
+	it_run_free(&r);
+	/* Control: the next launch connects to the restarted server and works. */
+	it_sql("DELETE FROM plugin_pghostile_cfg WHERE value = 'cut'");
+	r = it_run_plugin("pghostile");
+	cr_assert(it_has_log(r.err, "pghostile", "ok[view]: 3"), "%s", r.err);
+	it_run_free(&r);
+}
+
 /* Runs `svrun audit` on the test's database. */
 static struct it_run
 audit(void)
