@@ -122,24 +122,34 @@ children_of(pid_t parent, pid_t *out, size_t max)
 	return n;
 }
 
-Test(many, sigterm_to_svrun_stops_every_plugin_and_leaves_no_process)
+/* Starts svrun with two spinning plugins and returns their pids (2) in @kids. */
+static size_t
+start_two_spinners(struct it_proc *p, pid_t kids[16])
 {
 	char two[512];
-	pid_t kids[16];
-	struct it_proc p;
-	struct it_run r;
-	size_t n = 0, i;
+	size_t n;
 
 	it_init_db();
 	snprintf(two, sizeof(two), "%s/spintwo.so", it_dir);
 	it_copy(it_plugin("spin"), two);
-	it_start(&p, (const char *const[]){"--timeout", "60", "--db", it_uri, plugin("spin"), two,
-					   NULL},
+	it_start(p, (const char *const[]){"--timeout", "60", "--db", it_uri, plugin("spin"), two,
+					  NULL},
 		 NULL);
-	cr_assert(it_wait_for_text(p.err_path, "[spintwo] spinning", 10000));
-	cr_assert(it_wait_for_text(p.err_path, "[spin] spinning", 10000));
-	n = children_of(p.pid, kids, 16);
+	cr_assert(it_wait_for_text(p->err_path, "[spintwo] spinning", 10000));
+	cr_assert(it_wait_for_text(p->err_path, "[spin] spinning", 10000));
+	n = children_of(p->pid, kids, 16);
 	cr_assert_eq(n, 2, "svrun should have two sandboxed children, has %zu", n);
+	return n;
+}
+
+Test(many, sigterm_to_svrun_stops_every_plugin_and_leaves_no_process)
+{
+	pid_t kids[16];
+	struct it_proc p;
+	struct it_run r;
+	size_t n, i;
+
+	n = start_two_spinners(&p, kids);
 	cr_assert_eq(kill(p.pid, SIGTERM), 0);
 	r = it_wait(&p, 10);
 	cr_assert_eq(r.status, IT_SIGNALED + SIGTERM, "status %d:\n%s", r.status, r.err);
@@ -171,23 +181,13 @@ gone(pid_t pid)
 
 Test(many, sigkill_to_svrun_takes_every_plugin_with_it_within_a_second)
 {
-	char two[512];
 	pid_t kids[16];
 	struct it_proc p;
 	struct it_run r;
 	size_t n, i;
 	int waited, all_gone = 0;
 
-	it_init_db();
-	snprintf(two, sizeof(two), "%s/spintwo.so", it_dir);
-	it_copy(it_plugin("spin"), two);
-	it_start(&p, (const char *const[]){"--timeout", "60", "--db", it_uri, plugin("spin"), two,
-					   NULL},
-		 NULL);
-	cr_assert(it_wait_for_text(p.err_path, "[spintwo] spinning", 10000));
-	cr_assert(it_wait_for_text(p.err_path, "[spin] spinning", 10000));
-	n = children_of(p.pid, kids, 16);
-	cr_assert_eq(n, 2, "svrun should have two sandboxed children, has %zu", n);
+	n = start_two_spinners(&p, kids);
 	/* Control: they are alive, spinning, until the broker dies. */
 	for (i = 0; i < n; i++)
 		cr_assert_not(gone(kids[i]), "plugin %d ended before svrun was killed", (int)kids[i]);

@@ -197,6 +197,21 @@ Test(pg, a_transaction_held_open_releases_its_locks_at_the_deadline)
 	it_run_free(&r);
 }
 
+/* Waits for the "cut" run @p: its naps and the next request fail cleanly, it ends well. */
+static void
+assert_cut_cleanly(struct it_proc *p)
+{
+	struct it_run r = it_wait(p, IT_RUN_LIMIT_S);
+
+	cr_assert_eq(r.status, 0, "the plugin should end normally, not %d:\n%s", r.status, r.err);
+	cr_assert(it_has_log(r.err, "pghostile", "failed[nap]: the database connection was lost"),
+		  "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile",
+			     "failed[after-cut]: the database connection was lost"),
+		  "%s", r.err);
+	it_run_free(&r);
+}
+
 Test(pg, a_connection_cut_by_the_server_fails_cleanly_and_the_broker_carries_on)
 {
 	const char *argv[] = {"--db", it_uri, "--timeout", "20", it_plugin("pghostile"), NULL};
@@ -212,14 +227,7 @@ Test(pg, a_connection_cut_by_the_server_fails_cleanly_and_the_broker_carries_on)
 			       " WHERE usename = 'svc_plugin_pghostile'");
 	cr_assert_str_eq(cut, "1\n", "expected one plugin connection to cut, not %s", cut);
 	free(cut);
-	r = it_wait(&p, IT_RUN_LIMIT_S);
-	cr_assert_eq(r.status, 0, "the plugin should end normally, not %d:\n%s", r.status, r.err);
-	cr_assert(it_has_log(r.err, "pghostile", "failed[nap]: the database connection was lost"),
-		  "%s", r.err);
-	cr_assert(it_has_log(r.err, "pghostile",
-			     "failed[after-cut]: the database connection was lost"),
-		  "%s", r.err);
-	it_run_free(&r);
+	assert_cut_cleanly(&p);
 	/* Control: the next launch connects afresh and works. */
 	it_set_cfg("pghostile", "mode", "statements");
 	it_sql("DELETE FROM plugin_pghostile_cfg WHERE value = 'cut'");
@@ -243,14 +251,7 @@ Test(pg, a_server_restart_fails_the_requests_in_flight_cleanly_and_the_next_run_
 	cr_assert(it_wait_for_text(p.err_path, "ok[nap]", 10000), "the plugin never napped");
 	snprintf(cmd, sizeof(cmd), "'%s/scripts/pg.sh' restart '%s'", SOURCE_DIR, cluster);
 	cr_assert_eq(system(cmd), 0, "the cluster did not restart");
-	r = it_wait(&p, IT_RUN_LIMIT_S);
-	cr_assert_eq(r.status, 0, "the plugin should end normally, not %d:\n%s", r.status, r.err);
-	cr_assert(it_has_log(r.err, "pghostile", "failed[nap]: the database connection was lost"),
-		  "%s", r.err);
-	cr_assert(it_has_log(r.err, "pghostile",
-			     "failed[after-cut]: the database connection was lost"),
-		  "%s", r.err);
-	it_run_free(&r);
+	assert_cut_cleanly(&p);
 	/* Control: the next launch connects to the restarted server and works. */
 	it_sql("DELETE FROM plugin_pghostile_cfg WHERE value = 'cut'");
 	r = it_run_plugin("pghostile");
