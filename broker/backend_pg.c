@@ -245,6 +245,7 @@ out:
 	return r;
 }
 
+/* Closes the core connection. */
 static void
 pg_close(struct sv_db *base)
 {
@@ -413,6 +414,7 @@ changed_setting(const struct pg_session *s)
 	return NULL;
 }
 
+/* Closes a plugin's connection: the server rolls back whatever it left open. */
 static void
 pg_session_close(struct sv_session *base)
 {
@@ -505,6 +507,7 @@ out:
 	return r;
 }
 
+/* Read by the request path, which cancels a statement still running at the deadline. */
 static void
 pg_set_deadline(struct sv_session *base, uint64_t deadline_ns)
 {
@@ -823,6 +826,7 @@ struct wire {
 	char (*nums)[32];
 };
 
+/* Frees the arrays of @w. */
 static void
 free_wire(struct wire *w)
 {

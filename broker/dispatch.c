@@ -391,6 +391,7 @@ struct budget {
 	size_t left;
 };
 
+/* protobuf-c's allocation, refused once the frame's budget is spent. */
 static void *
 budget_alloc(void *data, size_t size)
 {
@@ -402,6 +403,7 @@ budget_alloc(void *data, size_t size)
 	return malloc(size);
 }
 
+/* protobuf-c's free; what was freed is not given back to the budget. */
 static void
 budget_free(void *data, void *ptr)
 {

@@ -278,6 +278,7 @@ write_learned(struct launch *l)
 	return l->status;
 }
 
+/* Frees what launch @l holds, at whatever stage it got to. */
 static void
 release(struct launch *l)
 {
