@@ -40,6 +40,7 @@ struct sv_session {
 	const struct sv_backend_ops *ops;
 	struct sv_session_limits lim;
 	int plugin_tx;	/* the plugin has a transaction open (sv_begin) */
+	int paging;	/* a cursor is open (sv_session_open_pages) */
 	const char *objects; /* what the last statement named ("a b"), or NULL: unknown */
 	char reason[SV_BROKER_REASON_MAX];
 };
@@ -65,6 +66,13 @@ struct sv_backend_ops {
 	int (*query)(struct sv_session *s, const char *sql, size_t nparams,
 		     const struct sv_param *params, struct sv_rows *out, char *err,
 		     size_t errlen);
+	/* Same contracts as sv_session_open_pages(), _next_page() (@out zeroed) and
+	 * _close_pages(); the session layer keeps s->paging and refuses the rest. */
+	int (*pages_open)(struct sv_session *s, const char *sql, size_t nparams,
+			  const struct sv_param *params, char *err, size_t errlen);
+	int (*pages_next)(struct sv_session *s, size_t rows, struct sv_rows *out, int *more,
+			  char *err, size_t errlen);
+	void (*pages_close)(struct sv_session *s);
 	/* Same contract as sv_session_batch(); NULL when a backend has nothing to save. */
 	void (*batch)(struct sv_session *s, int on);
 	/* Same contract as sv_session_txn(); @op is valid for s->plugin_tx, checked. */

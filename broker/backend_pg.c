@@ -1000,6 +1000,171 @@ out:
 	return r;
 }
 
+/* The paged query's cursor. The plugin cannot name it: DECLARE, FETCH and CLOSE are not
+ * among the statement kinds it may send. */
+#define PAGES_CURSOR "sv_pages"
+
+/*
+ * Sends @sql (with the parameters in @w, or none) outside pipeline mode and reads its
+ * results to the end: rows into @b when given, in single-row mode; the first failure
+ * into @err. A limit or the deadline cancels the statement.
+ */
+static int
+command(struct pg_session *s, const char *sql, size_t nparams, const struct wire *w,
+	struct sv_rows_builder *b, char *err, size_t errlen)
+{
+	const char **texts = NULL;
+	size_t *lens = NULL;
+	unsigned char *types = NULL, **blobs = NULL;
+	PGresult *res = NULL;
+	ExecStatusType st;
+	int r = 0, named = 0, n, i, sent;
+
+	s->after_null = 0;
+	sent = w ? PQsendQueryParams(s->conn, sql, (int)nparams, w->types, w->values, w->lengths,
+				     w->formats, 0)
+		 : PQsendQuery(s->conn, sql);
+	if (!sent)
+		return map_error(s, NULL, err, errlen);
+	if (b)
+		PQsetSingleRowMode(s->conn);
+	for (;;) {
+		if (next_result(s, &res) < 0) {
+			r = r ? r : map_error(s, NULL, err, errlen);
+			break;
+		}
+		if (!res)
+			break;
+		st = PQresultStatus(res);
+		if (r == 0 && st == PGRES_SINGLE_TUPLE && !named) {
+			n = PQnfields(res);
+			named = 1;
+			if (n > 0 && (!(texts = calloc((size_t)n, sizeof(*texts))) ||
+				      !(lens = calloc((size_t)n, sizeof(*lens))) ||
+				      !(types = calloc((size_t)n, sizeof(*types))) ||
+				      !(blobs = calloc((size_t)n, sizeof(*blobs)))))
+				r = -ENOMEM;
+			for (i = 0; r == 0 && i < n; i++)
+				r = sv_rows_add_name(b, PQfname(res, i));
+		}
+		if (r == 0 && st == PGRES_SINGLE_TUPLE)
+			r = add_row(b, res, texts, lens, types, blobs);
+		else if (r == 0 && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+			r = map_error(s, res, err, errlen);
+		if (r == -E2BIG || r == -ENOMEM) {
+			snprintf(err, errlen, r == -E2BIG ? "a page exceeds the session's limits: "
+							    "ask for fewer rows per page"
+							  : "out of memory");
+			sv_session_set_reason(&s->base, "page: %s", strerror(-r));
+			cancel(s);
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	free(texts);
+	free(lens);
+	free(types);
+	free(blobs);
+	return r;
+}
+
+/*
+ * Opens the session's paged query: a read, declared as a cursor in a read-only
+ * transaction of its own (a savepoint inside the plugin's), so it keeps one snapshot.
+ */
+static int
+pg_pages_open(struct sv_session *base, const char *sql, size_t nparams,
+	      const struct sv_param *params, char *err, size_t errlen)
+{
+	struct pg_session *s = (struct pg_session *)base;
+	struct wire w = {0};
+	char *declare = NULL;
+	int r;
+
+	s->timed_out = 0;
+	if (s->broken) {
+		snprintf(err, errlen, "the database connection was lost");
+		return -EIO;
+	}
+	if (strlen(sql) > base->lim.sql_bytes || nparams > base->lim.params) {
+		snprintf(err, errlen, "the statement exceeds the session's limits (%zu bytes, %zu "
+			 "parameters)", base->lim.sql_bytes, base->lim.params);
+		return -EINVAL;
+	}
+	if ((r = check_kind(sql, err, errlen)) < 0)
+		return r;
+	if (!is_read(sql)) {
+		snprintf(err, errlen, "a paged query must only read; write with sv_query");
+		sv_session_set_reason(base, "paged: %s", err);
+		return -EINVAL;
+	}
+	if (s->deadline_ns && sv_now_ns() >= s->deadline_ns) {
+		snprintf(err, errlen, "the deadline passed; statement interrupted");
+		return -ETIMEDOUT;
+	}
+	if (to_wire(nparams, params, &w) < 0 ||
+	    asprintf(&declare, "DECLARE " PAGES_CURSOR " NO SCROLL CURSOR FOR %s", sql) < 0) {
+		declare = NULL;
+		snprintf(err, errlen, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = command(s, s->base.plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN READ ONLY", 0,
+			 NULL, NULL, err, errlen)) < 0)
+		goto out;
+	if ((r = command(s, declare, nparams, &w, NULL, err, errlen)) < 0)
+		finish_statement(s, 0);
+out:
+	free(declare);
+	free_wire(&w);
+	return r;
+}
+
+/* Fetches the next page; a full page may be the last, and then the next one is empty. */
+static int
+pg_pages_next(struct sv_session *base, size_t rows, struct sv_rows *out, int *more,
+	      char *err, size_t errlen)
+{
+	struct pg_session *s = (struct pg_session *)base;
+	struct sv_rows_builder b;
+	const char *setting;
+	char fetch[64];
+	int r;
+
+	s->timed_out = 0;
+	if (s->broken) {
+		snprintf(err, errlen, "the database connection was lost");
+		return -EIO;
+	}
+	snprintf(fetch, sizeof(fetch), "FETCH FORWARD %zu FROM " PAGES_CURSOR, rows);
+	sv_rows_begin(&b, out, &s->base.lim);
+	if ((r = command(s, fetch, 0, NULL, &b, err, errlen)) < 0)
+		return r;
+	/* What the rows computed may have called set_config(): refused, as for a query. */
+	if ((setting = changed_setting(s)) != NULL) {
+		snprintf(err, errlen, "not permitted: changing %s", setting);
+		sv_session_set_reason(base, "the paged query changed %s; rolled back", setting);
+		return -EACCES;
+	}
+	*more = out->nrows == rows;
+	return 0;
+}
+
+/* Ends the paged query: its transaction (or savepoint) goes, and with it the cursor. */
+static void
+pg_pages_close(struct sv_session *base)
+{
+	struct pg_session *s = (struct pg_session *)base;
+
+	if (s->broken)
+		return;
+	/* A read has nothing to keep; rolling back also undoes any set_config() in it. */
+	if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		finish_statement(s, 0);
+	if (changed_setting(s) != NULL)
+		s->broken = 1;
+}
+
 /* The plugin's own transaction: the broker issues the statements, the plugin cannot. */
 static int
 pg_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
@@ -1038,6 +1203,9 @@ const struct sv_backend_ops sv_backend_pg = {
     .session_close = pg_session_close,
     .set_deadline = pg_set_deadline,
     .query = pg_query,
+    .pages_open = pg_pages_open,
+    .pages_next = pg_pages_next,
+    .pages_close = pg_pages_close,
     .txn = pg_txn,
     .plan_install = sv_pg_plan_install,
     .plan_uninstall = sv_pg_plan_uninstall,

@@ -56,6 +56,9 @@ struct sqlite_session {
 	uint64_t requests;
 	int batch;	/* serving a pipelined run (sv_session_batch) */
 	int batch_tx;	/* the run's read transaction is open */
+	sqlite3_stmt *pages;	/* the open paged query, or NULL */
+	struct cached *pages_cached; /* the cache entry it came from, or NULL: owned */
+	int pages_pending;	/* stepped onto a row the last page had no room for */
 };
 
 /* A relative path gets "./" so SQLite never reads "file:..." as a URI with options. */
@@ -302,6 +305,8 @@ sqlite_session_close(struct sv_session *base)
 
 	if (!s)
 		return;
+	if (s->pages && !s->pages_cached)
+		sqlite3_finalize(s->pages);
 	for (size_t i = 0; i < STATEMENT_CACHE; i++) {
 		sqlite3_finalize(s->cache[i].st);
 		free(s->cache[i].sql);
@@ -642,34 +647,86 @@ read_cell(sqlite3_stmt *st, int i, char num[32], const char **text, size_t *len,
 	return *text ? 0 : -ENOMEM;
 }
 
+/* Room to read one row of @ncols cells before it is copied into a result. */
+struct row_buffer {
+	int ncols;
+	const char **texts;
+	size_t *lens;
+	unsigned char *types;
+	char (*nums)[32];
+};
+
+/* Frees what @rb holds. */
+static void
+free_row_buffer(struct row_buffer *rb)
+{
+	free(rb->texts);
+	free(rb->lens);
+	free(rb->types);
+	free(rb->nums);
+	memset(rb, 0, sizeof(*rb));
+}
+
+/* Sizes @rb for @st's columns and starts @b with their names. Returns 0 or -errno. */
+static int
+begin_rows(struct sqlite_session *s, sqlite3_stmt *st, struct row_buffer *rb,
+	   struct sv_rows_builder *b, struct sv_rows *out)
+{
+	int i, r;
+
+	memset(rb, 0, sizeof(*rb));
+	rb->ncols = sqlite3_column_count(st);
+	sv_rows_begin(b, out, &s->base.lim);
+	if (rb->ncols > 0 && (!(rb->texts = calloc((size_t)rb->ncols, sizeof(*rb->texts))) ||
+			      !(rb->lens = calloc((size_t)rb->ncols, sizeof(*rb->lens))) ||
+			      !(rb->types = calloc((size_t)rb->ncols, sizeof(*rb->types))) ||
+			      !(rb->nums = calloc((size_t)rb->ncols, sizeof(*rb->nums)))))
+		return -ENOMEM;
+	for (i = 0; i < rb->ncols; i++)
+		if ((r = sv_rows_add_name(b, sqlite3_column_name(st, i))) < 0)
+			return r;
+	return 0;
+}
+
+/* Adds the row @st stands on to @b. Returns 0, -E2BIG past the limits, or -ENOMEM. */
+static int
+add_current_row(sqlite3_stmt *st, struct row_buffer *rb, struct sv_rows_builder *b)
+{
+	int i, r;
+
+	for (i = 0; i < rb->ncols; i++)
+		if ((r = read_cell(st, i, rb->nums[i], &rb->texts[i], &rb->lens[i],
+				   &rb->types[i])) < 0)
+			return r;
+	return sv_rows_add_row(b, rb->texts, rb->lens, rb->types);
+}
+
+/* Says in @err why a result went over the limits or out of memory. */
+static void
+explain_result_failure(struct sqlite_session *s, int r, char *err, size_t errlen)
+{
+	if (r != -E2BIG && r != -ENOMEM)
+		return;
+	snprintf(err, errlen, r == -E2BIG ? "the result exceeds the session's limits"
+					  : "out of memory");
+	sv_session_set_reason(&s->base, "result: %s (limits: %zu bytes, %zu rows)", strerror(-r),
+			      s->base.lim.result_bytes, s->base.lim.result_rows);
+}
+
 /* Steps @st to the end, collecting rows into @out within the session's limits. */
 static int
 collect(struct sqlite_session *s, sqlite3_stmt *st, struct sv_rows *out, char *err,
 	size_t errlen)
 {
 	struct sv_rows_builder b;
-	const char **texts = NULL;
-	size_t *lens = NULL;
-	unsigned char *types = NULL;
-	char (*nums)[32] = NULL;
-	int ncols = sqlite3_column_count(st), i, rc, r = -ENOMEM;
+	struct row_buffer rb;
+	int rc, r;
 
-	sv_rows_begin(&b, out, &s->base.lim);
-	if (ncols > 0 && (!(texts = calloc((size_t)ncols, sizeof(*texts))) ||
-			  !(lens = calloc((size_t)ncols, sizeof(*lens))) ||
-			  !(types = calloc((size_t)ncols, sizeof(*types))) ||
-			  !(nums = calloc((size_t)ncols, sizeof(*nums)))))
+	if ((r = begin_rows(s, st, &rb, &b, out)) < 0)
 		goto out;
-	for (i = 0; i < ncols; i++)
-		if ((r = sv_rows_add_name(&b, sqlite3_column_name(st, i))) < 0)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((r = add_current_row(st, &rb, &b)) < 0)
 			goto out;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		for (i = 0; i < ncols; i++)
-			if ((r = read_cell(st, i, nums[i], &texts[i], &lens[i], &types[i])) < 0)
-				goto out;
-		if ((r = sv_rows_add_row(&b, texts, lens, types)) < 0)
-			goto out;
-	}
 	if (rc != SQLITE_DONE) {
 		r = map_error(s, rc, err, errlen);
 		goto out;
@@ -679,17 +736,8 @@ collect(struct sqlite_session *s, sqlite3_stmt *st, struct sv_rows *out, char *e
 		out->changes = sqlite3_changes64(s->conn);
 	r = 0;
 out:
-	if (r == -E2BIG || r == -ENOMEM) {
-		snprintf(err, errlen, r == -E2BIG ? "the result exceeds the session's limits"
-						  : "out of memory");
-		sv_session_set_reason(&s->base, "result: %s (limits: %zu bytes, %zu rows)",
-				      strerror(-r), s->base.lim.result_bytes,
-				      s->base.lim.result_rows);
-	}
-	free(texts);
-	free(lens);
-	free(types);
-	free(nums);
+	explain_result_failure(s, r, err, errlen);
+	free_row_buffer(&rb);
 	return r;
 }
 
@@ -805,16 +853,21 @@ open_statement_tx(struct sqlite_session *s, sqlite3_stmt *st, int *in_tx)
 	return rc;
 }
 
-/* One plugin statement: checked and compiled (or taken from the cache), then run. */
+/*
+ * Readies @sql: within the limits and the deadline, compiled (or taken from the cache,
+ * then *@c is its entry) and its parameters bound, in *@st. Whatever it returns, the
+ * caller releases *@st with release_statement().
+ */
 static int
-sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
-	     const struct sv_param *params, struct sv_rows *out, char *err, size_t errlen)
+ready_statement(struct sqlite_session *s, const char *sql, size_t nparams,
+		const struct sv_param *params, struct cached **c, sqlite3_stmt **st, char *err,
+		size_t errlen)
 {
-	struct sqlite_session *s = (struct sqlite_session *)base;
-	struct cached *c = NULL;
-	sqlite3_stmt *st = NULL;
-	int in_tx = 0, r, rc;
+	struct sv_session *base = &s->base;
+	int r;
 
+	*c = NULL;
+	*st = NULL;
 	s->timed_out = 0;
 	s->requests++;
 	sv_authz_begin(s->authz);
@@ -822,30 +875,52 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 	if (strlen(sql) > base->lim.sql_bytes || nparams > base->lim.params) {
 		snprintf(err, errlen, "the statement exceeds the session's limits (%zu bytes, %zu "
 			 "parameters)", base->lim.sql_bytes, base->lim.params);
-		r = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	if (s->deadline_ns && sv_now_ns() >= s->deadline_ns) {
 		s->timed_out = 1;
 		r = map_error(s, SQLITE_INTERRUPT, err, errlen);
 		sv_session_set_reason(base, "the deadline passed before the statement started");
-		goto out;
+		return r;
 	}
-	if ((c = cache_find(s, sql)) == NULL) {
-		r = compile(s, sql, &st, err, errlen);
+	if ((*c = cache_find(s, sql)) == NULL) {
+		r = compile(s, sql, st, err, errlen);
 		base->objects = sv_authz_objects(s->authz);
 		if (r < 0)
-			goto out;
+			return r;
 		/* Without memory for the cache the statement still runs, compiled anew next time. */
-		if ((c = cache_add(s, sql, base->objects, st)) != NULL)
-			st = NULL;	/* owned by the cache */
+		if ((*c = cache_add(s, sql, base->objects, *st)) == NULL)
+			return bind_params(s, *st, nparams, params, err, errlen);
 	}
+	(*c)->used = s->requests;
+	*st = (*c)->st;
+	base->objects = (*c)->objects;
+	return bind_params(s, *st, nparams, params, err, errlen);
+}
+
+/* Resets a cached statement for its next use, or finalizes one the cache could not keep. */
+static void
+release_statement(struct cached *c, sqlite3_stmt *st)
+{
 	if (c != NULL) {
-		c->used = s->requests;
-		st = c->st;
-		base->objects = c->objects;
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	} else {
+		sqlite3_finalize(st);
 	}
-	if ((r = bind_params(s, st, nparams, params, err, errlen)) < 0)
+}
+
+/* One plugin statement: checked and compiled (or taken from the cache), then run. */
+static int
+sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
+	     const struct sv_param *params, struct sv_rows *out, char *err, size_t errlen)
+{
+	struct sqlite_session *s = (struct sqlite_session *)base;
+	struct cached *c;
+	sqlite3_stmt *st;
+	int in_tx = 0, r, rc;
+
+	if ((r = ready_statement(s, sql, nparams, params, &c, &st, err, errlen)) < 0)
 		goto out;
 	if ((rc = open_statement_tx(s, st, &in_tx)) != SQLITE_OK) {
 		r = map_error(s, rc, err, errlen);
@@ -863,12 +938,7 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 	in_tx = 0;
 	r = 0;
 out:
-	if (c != NULL) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	} else {
-		sqlite3_finalize(st);
-	}
+	release_statement(c, st);
 	/* An interrupted write may already have rolled the transaction back itself. */
 	if (in_tx && !sqlite3_get_autocommit(s->conn)) {
 		if (s->base.plugin_tx) {
@@ -886,6 +956,93 @@ out:
 	if (r < 0)
 		sv_rows_clear(out);
 	return r;
+}
+
+/* Opens the session's paged query: a read, readied like any statement, not yet stepped. */
+static int
+sqlite_pages_open(struct sv_session *base, const char *sql, size_t nparams,
+		  const struct sv_param *params, char *err, size_t errlen)
+{
+	struct sqlite_session *s = (struct sqlite_session *)base;
+	struct cached *c;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = ready_statement(s, sql, nparams, params, &c, &st, err, errlen)) == 0 &&
+	    !sqlite3_stmt_readonly(st)) {
+		snprintf(err, errlen, "a paged query must only read; write with sv_query");
+		sv_session_set_reason(base, "paged: %s", err);
+		r = -EINVAL;
+	}
+	if (r < 0) {
+		release_statement(c, st);
+		return r;
+	}
+	/* Its own read keeps its snapshot: no batch transaction may end under it. */
+	end_batch_tx(s);
+	s->pages = st;
+	s->pages_cached = c;
+	s->pages_pending = 0;
+	return 0;
+}
+
+/*
+ * The next page: up to @rows rows, fewer where the result limits end it, the row that
+ * did not fit kept for the next page. One row past a full page is stepped onto, so the
+ * last page says it is the last.
+ */
+static int
+sqlite_pages_next(struct sv_session *base, size_t rows, struct sv_rows *out, int *more,
+		  char *err, size_t errlen)
+{
+	struct sqlite_session *s = (struct sqlite_session *)base;
+	struct sv_rows_builder b;
+	struct row_buffer rb;
+	int rc = SQLITE_ROW, r;
+
+	s->timed_out = 0;
+	if ((r = begin_rows(s, s->pages, &rb, &b, out)) < 0)
+		goto out;
+	while (out->nrows < rows) {
+		if (!s->pages_pending && (rc = sqlite3_step(s->pages)) != SQLITE_ROW)
+			break;
+		s->pages_pending = 0;
+		r = add_current_row(s->pages, &rb, &b);
+		/* Over the limits with rows in the page: that row opens the next one. */
+		if (r == -E2BIG && out->nrows > 0) {
+			s->pages_pending = 1;
+			*more = 1;
+			r = 0;
+			goto out;
+		}
+		if (r < 0)
+			goto out;
+	}
+	if (rc == SQLITE_ROW && !s->pages_pending && (rc = sqlite3_step(s->pages)) == SQLITE_ROW)
+		s->pages_pending = 1;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = map_error(s, rc, err, errlen);
+		goto out;
+	}
+	*more = rc == SQLITE_ROW;
+	r = 0;
+out:
+	explain_result_failure(s, r, err, errlen);
+	free_row_buffer(&rb);
+	return r;
+}
+
+/* Ends the paged query, releasing its statement and so its read. */
+static void
+sqlite_pages_close(struct sv_session *base)
+{
+	struct sqlite_session *s = (struct sqlite_session *)base;
+
+	if (s->pages)
+		release_statement(s->pages_cached, s->pages);
+	s->pages = NULL;
+	s->pages_cached = NULL;
+	s->pages_pending = 0;
 }
 
 /* Starts or ends a pipelined run; its reads then share one read transaction. */
@@ -931,6 +1088,9 @@ const struct sv_backend_ops sv_backend_sqlite = {
 	.session_close = sqlite_session_close,
 	.set_deadline = sqlite_set_deadline,
 	.query = sqlite_query,
+	.pages_open = sqlite_pages_open,
+	.pages_next = sqlite_pages_next,
+	.pages_close = sqlite_pages_close,
 	.batch = sqlite_batch,
 	.txn = sqlite_txn,
 	.plan_install = sv_sqlite_plan_install,

@@ -147,17 +147,86 @@ sv_session_set_deadline(struct sv_session *s, uint64_t deadline_ns)
 	s->ops->set_deadline(s, deadline_ns);
 }
 
+/* Starts a request on @s: no reason, no objects yet; -EBUSY while a cursor is open. */
+static int
+begin_request(struct sv_session *s, char *err, size_t errlen)
+{
+	if (errlen > 0)
+		err[0] = '\0';
+	s->reason[0] = '\0';
+	s->objects = NULL;
+	if (!s->paging)
+		return 0;
+	snprintf(err, errlen, "a paged query is open: read it to its end or close it first");
+	sv_session_set_reason(s, "request while paging: %s", err);
+	return -EBUSY;
+}
+
 int
 sv_session_query_values(struct sv_session *s, const char *sql, size_t nparams,
 			const struct sv_param *params, struct sv_rows *out, char *err,
 			size_t errlen)
 {
+	int r;
+
 	memset(out, 0, sizeof(*out));
+	if ((r = begin_request(s, err, errlen)) < 0)
+		return r;
+	return s->ops->query(s, sql, nparams, params, out, err, errlen);
+}
+
+int
+sv_session_open_pages(struct sv_session *s, const char *sql, size_t nparams,
+		      const struct sv_param *params, char *err, size_t errlen)
+{
+	int r;
+
+	if ((r = begin_request(s, err, errlen)) < 0)
+		return r;
+	if ((r = s->ops->pages_open(s, sql, nparams, params, err, errlen)) == 0)
+		s->paging = 1;
+	return r;
+}
+
+int
+sv_session_next_page(struct sv_session *s, size_t rows, struct sv_rows *out, int *more,
+		     char *err, size_t errlen)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	*more = 0;
 	if (errlen > 0)
 		err[0] = '\0';
 	s->reason[0] = '\0';
-	s->objects = NULL;
-	return s->ops->query(s, sql, nparams, params, out, err, errlen);
+	if (!s->paging) {
+		snprintf(err, errlen, "no paged query is open");
+		return -EINVAL;
+	}
+	r = s->ops->pages_next(s, rows, out, more, err, errlen);
+	if (r < 0 || !*more) {
+		s->ops->pages_close(s);
+		s->paging = 0;
+		*more = 0;
+	}
+	if (r < 0)
+		sv_rows_clear(out);
+	return r;
+}
+
+void
+sv_session_close_pages(struct sv_session *s)
+{
+	if (!s->paging)
+		return;
+	s->ops->pages_close(s);
+	s->paging = 0;
+}
+
+int
+sv_session_paging(const struct sv_session *s)
+{
+	return s->paging;
 }
 
 int
@@ -192,9 +261,10 @@ sv_session_batch(struct sv_session *s, int on)
 int
 sv_session_txn(struct sv_session *s, enum sv_txn op, char *err, size_t errlen)
 {
-	if (errlen > 0)
-		err[0] = '\0';
-	s->reason[0] = '\0';
+	int r;
+
+	if ((r = begin_request(s, err, errlen)) < 0)
+		return r;
 	if (op != SV_TXN_BEGIN && op != SV_TXN_COMMIT && op != SV_TXN_ROLLBACK) {
 		snprintf(err, errlen, "unknown transaction operation");
 		return -EINVAL;

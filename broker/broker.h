@@ -117,6 +117,24 @@ int sv_session_query_values(struct sv_session *s, const char *sql, size_t nparam
 			    size_t errlen);
 
 /*
+ * Paging: sv_session_open_pages() opens the session's one cursor over a read of @sql
+ * (refused with -EINVAL for anything that writes), sv_session_next_page() reads its next
+ * page of at most @rows rows (and within the result limits) into @out and says in *@more
+ * whether another follows; the cursor closes by itself after the last page or a failure,
+ * or with sv_session_close_pages(). While it is open every other request of @s fails
+ * with -EBUSY. The read keeps one snapshot (and on SQLite its read lock) until it ends,
+ * so the run's deadline bounds it. Errors as sv_session_query().
+ */
+int sv_session_open_pages(struct sv_session *s, const char *sql, size_t nparams,
+			  const struct sv_param *params, char *err, size_t errlen);
+int sv_session_next_page(struct sv_session *s, size_t rows, struct sv_rows *out, int *more,
+			 char *err, size_t errlen);
+void sv_session_close_pages(struct sv_session *s);
+
+/* Whether @s has a cursor open. */
+int sv_session_paging(const struct sv_session *s);
+
+/*
  * Marks the start (@on) and the end of a pipelined run of requests on @s. Inside a run a
  * backend may serve consecutive reads from one snapshot, paying for a read transaction
  * once instead of once per read; a write still commits before it is answered, and the
@@ -276,6 +294,7 @@ struct sv_peer {
 	int debug;		/* refusals carry the full reason to the plugin */
 	int trace;		/* each request and answer is printed on stderr */
 	struct sv_audit *audit;	/* where each request is recorded, or NULL */
+	size_t page_rows;	/* rows per page of the open paged query */
 };
 
 /*

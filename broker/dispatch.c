@@ -148,9 +148,12 @@ set_value(Sovereign__Value *v, const struct sv_rows *rows, size_t i)
 	}
 }
 
-/* Sends a result to the plugin; the message borrows the strings in @rows. */
+/*
+ * Sends a result to the plugin, saying with @more whether another page follows; the
+ * message borrows the strings in @rows.
+ */
 static int
-answer_rows(struct sv_peer *p, uint64_t id, const struct sv_rows *rows)
+answer_rows(struct sv_peer *p, uint64_t id, const struct sv_rows *rows, int more)
 {
 	Sovereign__BrokerMessage msg = SOVEREIGN__BROKER_MESSAGE__INIT;
 	Sovereign__Rows out = SOVEREIGN__ROWS__INIT;
@@ -176,6 +179,8 @@ answer_rows(struct sv_peer *p, uint64_t id, const struct sv_rows *rows)
 	out.cells = vp;
 	out.has_changes = 1;
 	out.changes = rows->changes;
+	out.has_more = more;
+	out.more = more;
 	msg.body_case = SOVEREIGN__BROKER_MESSAGE__BODY_ROWS;
 	msg.rows = &out;
 	r = answer(p, id, &msg);
@@ -270,7 +275,7 @@ handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 	char (*nums)[32] = NULL;
 	char err[512];
 	size_t i;
-	int r, e;
+	int r, e, more = 0;
 
 	if (p->max_requests && p->requests >= p->max_requests) {
 		snprintf(why, len, "request limit of %lu reached", p->max_requests);
@@ -298,8 +303,18 @@ handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 	}
 	trace(p, "#%llu query (%zu parameters): %s", (unsigned long long)m->id, q->n_params,
 	      q->sql);
-	r = sv_session_query_values(p->session, q->sql, q->n_params, params, &rows, err,
-				    sizeof(err));
+	if (q->has_page_rows && q->page_rows > 0) {
+		/* Paged: open the cursor, answer with its first page. */
+		p->page_rows = q->page_rows;
+		r = sv_session_open_pages(p->session, q->sql, q->n_params, params, err,
+					  sizeof(err));
+		if (r == 0)
+			r = sv_session_next_page(p->session, p->page_rows, &rows, &more, err,
+						 sizeof(err));
+	} else {
+		r = sv_session_query_values(p->session, q->sql, q->n_params, params, &rows, err,
+					    sizeof(err));
+	}
 	if (r < 0)
 		sv_warn("plugin '%s': query refused or failed: %s", p->plugin_id,
 			sv_session_reason(p->session));
@@ -327,7 +342,7 @@ handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 	}
 	trace(p, "#%llu -> %zu rows, %zu columns, %lld changed", (unsigned long long)m->id,
 	      rows.nrows, rows.ncols, rows.changes);
-	r = answer_rows(p, m->id, &rows);
+	r = answer_rows(p, m->id, &rows, more);
 out:
 	sv_rows_clear(&rows);
 	free(params);
@@ -369,7 +384,48 @@ handle_txn(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_
 		trace(p, "#%llu -> error: %s", (unsigned long long)m->id, err);
 		return answer_error(p, m->id, err);
 	}
-	return answer_rows(p, m->id, &none);
+	return answer_rows(p, m->id, &none, 0);
+}
+
+/* Answers with the next page of the plugin's paged query, or closes it. */
+static int
+handle_fetch(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_t len)
+{
+	struct sv_rows rows = {0};
+	uint64_t start = p->audit ? sv_now_ns() : 0;
+	char err[512];
+	int r, e, more = 0;
+
+	if (p->max_requests && p->requests >= p->max_requests) {
+		snprintf(why, len, "request limit of %lu reached", p->max_requests);
+		return -EPROTO;
+	}
+	p->requests++;
+	if (m->fetch->has_close && m->fetch->close) {
+		trace(p, "#%llu close pages", (unsigned long long)m->id);
+		sv_session_close_pages(p->session);
+		r = 0;
+	} else {
+		trace(p, "#%llu next page", (unsigned long long)m->id);
+		r = sv_session_next_page(p->session, p->page_rows, &rows, &more, err, sizeof(err));
+	}
+	if (r < 0)
+		sv_warn("plugin '%s': page refused or failed: %s", p->plugin_id,
+			sv_session_reason(p->session));
+	if (p->audit &&
+	    (e = sv_audit_request(p->audit, &(struct sv_audit_request){
+						 .plugin = p->plugin_id, .id = m->id,
+						 .op = m->fetch->close ? "close" : "fetch",
+						 .decision = decision(r),
+						 .reason = r < 0 ? sv_session_reason(p->session) : NULL,
+						 .rows = rows.nrows, .bytes = cell_bytes(&rows),
+						 .latency_ns = sv_now_ns() - start})) < 0) {
+		sv_rows_clear(&rows);
+		return audit_failed(p, e, why, len);
+	}
+	r = r < 0 ? answer_error(p, m->id, err) : answer_rows(p, m->id, &rows, more);
+	sv_rows_clear(&rows);
+	return r;
 }
 
 static const struct handler handlers[] = {
@@ -377,6 +433,7 @@ static const struct handler handlers[] = {
 	{SOVEREIGN__CHILD_MESSAGE__BODY_QUERY, AFTER_HELLO, handle_query},
 	{SOVEREIGN__CHILD_MESSAGE__BODY_LOG, AFTER_HELLO, handle_log},
 	{SOVEREIGN__CHILD_MESSAGE__BODY_TXN, AFTER_HELLO, handle_txn},
+	{SOVEREIGN__CHILD_MESSAGE__BODY_FETCH, AFTER_HELLO, handle_fetch},
 };
 
 /*

@@ -27,6 +27,7 @@ struct sv_ctx {
 	struct sv_outbox out;	/* requests of sv_query_send() not yet written */
 	uint64_t next_id;
 	unsigned inflight;	/* sv_query_send() requests whose answers are not yet taken */
+	int paging;		/* the broker holds more pages of a paged query */
 	size_t inflight_bytes;
 	size_t sizes[SV_PIPELINE_MAX];	/* of each request in flight, by id */
 	char errmsg[1024];
@@ -49,6 +50,7 @@ sv_sdk_context(int fd, int spin)
 	memset(&the_ctx.out, 0, sizeof(the_ctx.out));
 	the_ctx.next_id = 1;
 	the_ctx.inflight = 0;
+	the_ctx.paging = 0;
 	the_ctx.inflight_bytes = 0;
 	the_ctx.errmsg[0] = '\0';
 	return &the_ctx;
@@ -185,12 +187,13 @@ set_param(Sovereign__Param *pv, const sv_value *v)
 /*
  * Sends one query request without waiting for its answer, written at once (@now) or
  * queued for the next write. Its parameters are @texts (text or NULL) or, when that is
- * NULL, @values. Returns its id, or 0 with errmsg set; *@size gets the request's size
+ * NULL, @values; with @page_rows it opens a paged query. Returns its id, or 0 with errmsg set; *@size gets the request's size
  * on the wire.
  */
 static uint64_t
 send_query(sv_ctx *ctx, const char *caller, const char *sql, int nparams,
-	   const char *const *texts, const sv_value *values, int now, size_t *size)
+	   const char *const *texts, const sv_value *values, uint32_t page_rows, int now,
+	   size_t *size)
 {
 	Sovereign__ChildMessage req = SOVEREIGN__CHILD_MESSAGE__INIT;
 	Sovereign__Query q = SOVEREIGN__QUERY__INIT;
@@ -221,6 +224,8 @@ send_query(sv_ctx *ctx, const char *caller, const char *sql, int nparams,
 	q.sql = (char *)sql;
 	q.n_params = (size_t)nparams;
 	q.params = pp;
+	q.has_page_rows = page_rows > 0;
+	q.page_rows = page_rows;
 	req.has_id = 1;
 	req.id = ctx->next_id;
 	req.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_QUERY;
@@ -246,6 +251,7 @@ await_result(sv_ctx *ctx, uint64_t id)
 		return NULL;
 	switch (m->body_case) {
 	case SOVEREIGN__BROKER_MESSAGE__BODY_ROWS:
+		ctx->paging = m->rows->has_more && m->rows->more;
 		if ((res = make_result(ctx, m)) != NULL)
 			m = NULL;	/* transferred */
 		break;
@@ -284,7 +290,7 @@ query(sv_ctx *ctx, const char *caller, const char *sql, int nparams, const char 
 	ctx->errmsg[0] = '\0';
 	if (pipeline_busy(ctx, caller))
 		return NULL;
-	if ((id = send_query(ctx, caller, sql, nparams, texts, values, 1, &size)) == 0)
+	if ((id = send_query(ctx, caller, sql, nparams, texts, values, 0, 1, &size)) == 0)
 		return NULL;
 	return await_result(ctx, id);
 }
@@ -326,7 +332,7 @@ queue_query(sv_ctx *ctx, const char *caller, const char *sql, int nparams,
 		return -1;
 	}
 	/* Queued: sv_query_recv() writes the run of them at once. */
-	if ((id = send_query(ctx, caller, sql, nparams, texts, values, 0, &size)) == 0)
+	if ((id = send_query(ctx, caller, sql, nparams, texts, values, 0, 0, &size)) == 0)
 		return -1;
 	ctx->sizes[id % SV_PIPELINE_MAX] = size;
 	ctx->inflight_bytes += size;
@@ -344,6 +350,80 @@ int
 sv_query_send_values(sv_ctx *ctx, const char *sql, int nparams, const sv_value *params)
 {
 	return queue_query(ctx, "sv_query_send_values", sql, nparams, NULL, params);
+}
+
+sv_result *
+sv_query_pages(sv_ctx *ctx, const char *sql, int nparams, const char *const *params,
+	       int page_rows)
+{
+	uint64_t id;
+	size_t size;
+
+	ctx->errmsg[0] = '\0';
+	if (page_rows < 1) {
+		fail(ctx, "sv_query_pages: page_rows must be 1 or more");
+		return NULL;
+	}
+	if (pipeline_busy(ctx, "sv_query_pages"))
+		return NULL;
+	if ((id = send_query(ctx, "sv_query_pages", sql, nparams, params, NULL,
+			     (uint32_t)page_rows, 1, &size)) == 0)
+		return NULL;
+	return await_result(ctx, id);
+}
+
+/* Sends a fetch of the next page (or, with @close, the end of the paged query). */
+static sv_result *
+fetch(sv_ctx *ctx, int close)
+{
+	Sovereign__ChildMessage req = SOVEREIGN__CHILD_MESSAGE__INIT;
+	Sovereign__Fetch f = SOVEREIGN__FETCH__INIT;
+	sv_result *r = NULL;
+
+	f.has_close = close;
+	f.close = close;
+	req.has_id = 1;
+	req.id = ctx->next_id++;
+	req.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_FETCH;
+	req.fetch = &f;
+	if (send_now(ctx, &req.base) == 0)
+		r = await_result(ctx, req.id);
+	/* A page that failed ended the paged query in the broker too. */
+	if (r == NULL)
+		ctx->paging = 0;
+	return r;
+}
+
+sv_result *
+sv_next_page(sv_ctx *ctx)
+{
+	sv_result *r;
+
+	ctx->errmsg[0] = '\0';
+	if (!ctx->paging || pipeline_busy(ctx, "sv_next_page"))
+		return NULL;
+	/* A full page may have been the last: the empty one after it is no page. */
+	if ((r = fetch(ctx, 0)) != NULL && r->nrows == 0 && !ctx->paging) {
+		sv_result_free(r);
+		r = NULL;
+	}
+	return r;
+}
+
+int
+sv_close_pages(sv_ctx *ctx)
+{
+	sv_result *r;
+
+	ctx->errmsg[0] = '\0';
+	if (!ctx->paging)
+		return 0;
+	if (pipeline_busy(ctx, "sv_close_pages"))
+		return -1;
+	ctx->paging = 0;
+	r = fetch(ctx, 1);
+	sv_result_free(r);
+	return r ? 0 : -1;
 }
 
 sv_result *

@@ -67,6 +67,26 @@ typedef struct sv_value {
 sv_result *sv_query_values(sv_ctx *ctx, const char *sql, int nparams, const sv_value *params);
 
 /*
+ * Paging, for a read whose result is larger than one answer may be (--max-result):
+ * sv_query_pages() runs it and returns its first page of at most @page_rows rows (fewer
+ * where the limits end a page); sv_next_page() returns each next page, and NULL once the
+ * last one was returned (sv_errmsg() is then "") or on failure; sv_close_pages() drops
+ * the rest. Neither the broker nor the plugin ever holds more than one page. One paged
+ * query at a time: until its last page or sv_close_pages(), every other call fails. It
+ * reads one snapshot, and on SQLite holds its read lock until it ends, so read promptly.
+ *
+ *	for (r = sv_query_pages(ctx, sql, 0, NULL, 1000); r; r = sv_next_page(ctx)) {
+ *		... sv_result_rows(r) rows ...
+ *		sv_result_free(r);
+ *	}
+ *	if (sv_errmsg(ctx)[0]) ... it failed ...
+ */
+sv_result *sv_query_pages(sv_ctx *ctx, const char *sql, int nparams, const char *const *params,
+			  int page_rows);
+sv_result *sv_next_page(sv_ctx *ctx);
+int sv_close_pages(sv_ctx *ctx);
+
+/*
  * Pipelining: sv_query_send() sends a statement without waiting for its answer, and
  * sv_query_recv() returns the answers, one per call, in the order the statements were
  * sent, each as sv_query() would have (a result, or NULL with sv_errmsg()). A run of

@@ -319,6 +319,19 @@ Test(data, cells_and_parameters_keep_their_type_and_exact_value)
 	it_run_free(&r);
 }
 
+Test(data, a_result_larger_than_any_answer_comes_page_by_page)
+{
+	struct it_run r;
+
+	it_init_db();
+	it_install("pages");
+	r = it_run_plugin("pages");
+	cr_assert_null(strstr(r.err, "WRONG"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "pages", "pages ok: 50000 rows in 50 pages"), "%s", r.err);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	it_run_free(&r);
+}
+
 /* Installs a copy of the rights plugin whose manifest reads @reads, runs it, returns it. */
 static struct it_run
 run_rights_reading(const char *reads)
