@@ -666,36 +666,71 @@ type_of(Oid oid)
 	}
 }
 
+/* Room for one row of results, reused for every row of a statement. */
+struct row_room {
+	const char **texts;
+	size_t *lens;
+	unsigned char *types;
+	unsigned char **blobs;	/* bytea decoded, held until the row is copied */
+};
+
+/* Sizes @rr for the columns of @res and gives @b their names. Returns 0 or -errno. */
+static int
+begin_rows(struct row_room *rr, struct sv_rows_builder *b, const PGresult *res)
+{
+	int i, n = PQnfields(res), r;
+
+	if (n > 0 && (!(rr->texts = calloc((size_t)n, sizeof(*rr->texts))) ||
+		      !(rr->lens = calloc((size_t)n, sizeof(*rr->lens))) ||
+		      !(rr->types = calloc((size_t)n, sizeof(*rr->types))) ||
+		      !(rr->blobs = calloc((size_t)n, sizeof(*rr->blobs)))))
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if ((r = sv_rows_add_name(b, PQfname(res, i))) < 0)
+			return r;
+	return 0;
+}
+
+/* Frees what @rr holds. */
+static void
+free_rows(struct row_room *rr)
+{
+	free(rr->texts);
+	free(rr->lens);
+	free(rr->types);
+	free(rr->blobs);
+	memset(rr, 0, sizeof(*rr));
+}
+
 /*
  * Adds the single row of @res. Text results are sent as their type says: a boolean as
- * 1 or 0, a bytea decoded from its hex text form into bytes (@blobs holds those until
- * the row is copied).
+ * 1 or 0, a bytea decoded from its hex text form into bytes.
  */
 static int
-add_row(struct sv_rows_builder *b, const PGresult *res, const char **texts, size_t *lens,
-	unsigned char *types, unsigned char **blobs)
+add_row(struct sv_rows_builder *b, const PGresult *res, struct row_room *rr)
 {
 	int i, n = PQnfields(res), r = 0;
 
 	for (i = 0; i < n; i++)
-		blobs[i] = NULL;
+		rr->blobs[i] = NULL;
 	for (i = 0; i < n && r == 0; i++) {
-		types[i] = type_of(PQftype(res, i));
-		texts[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
-		lens[i] = (size_t)PQgetlength(res, 0, i);
-		if (texts[i] && PQftype(res, i) == BOOLOID) {
-			texts[i] = texts[i][0] == 't' ? "1" : "0";
-			lens[i] = 1;
-		} else if (texts[i] && types[i] == SV_BLOB) {
-			blobs[i] = PQunescapeBytea((const unsigned char *)texts[i], &lens[i]);
-			if ((texts[i] = (const char *)blobs[i]) == NULL)
+		rr->types[i] = type_of(PQftype(res, i));
+		rr->texts[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+		rr->lens[i] = (size_t)PQgetlength(res, 0, i);
+		if (rr->texts[i] && PQftype(res, i) == BOOLOID) {
+			rr->texts[i] = rr->texts[i][0] == 't' ? "1" : "0";
+			rr->lens[i] = 1;
+		} else if (rr->texts[i] && rr->types[i] == SV_BLOB) {
+			rr->blobs[i] = PQunescapeBytea((const unsigned char *)rr->texts[i],
+						       &rr->lens[i]);
+			if ((rr->texts[i] = (const char *)rr->blobs[i]) == NULL)
 				r = -ENOMEM;
 		}
 	}
 	if (r == 0)
-		r = sv_rows_add_row(b, texts, lens, types);
+		r = sv_rows_add_row(b, rr->texts, rr->lens, rr->types);
 	for (i = 0; i < n; i++)
-		PQfreemem(blobs[i]);
+		PQfreemem(rr->blobs[i]);
 	return r;
 }
 
@@ -707,12 +742,10 @@ static int
 collect(struct pg_session *s, struct sv_rows *out, char *err, size_t errlen)
 {
 	struct sv_rows_builder b;
-	const char **texts = NULL;
-	size_t *lens = NULL;
-	unsigned char *types = NULL, **blobs = NULL;
+	struct row_room rr = {0};
 	PGresult *res = NULL;
 	ExecStatusType st;
-	int r = 0, named = 0, i, n;
+	int r = 0, named = 0;
 
 	sv_rows_begin(&b, out, &s->base.lim);
 	PQsetSingleRowMode(s->conn);
@@ -727,21 +760,11 @@ collect(struct pg_session *s, struct sv_rows *out, char *err, size_t errlen)
 		if (st == PGRES_PIPELINE_SYNC)
 			break;
 		if (r == 0 && (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) && !named) {
-			n = PQnfields(res);
 			named = 1;
-			if (n > 0 && (!(texts = calloc((size_t)n, sizeof(*texts))) ||
-				      !(lens = calloc((size_t)n, sizeof(*lens))) ||
-				      !(types = calloc((size_t)n, sizeof(*types))) ||
-				      !(blobs = calloc((size_t)n, sizeof(*blobs))))) {
-				r = -ENOMEM;
+			if ((r = begin_rows(&rr, &b, res)) < 0)
 				cancel(s);
-			}
-			for (i = 0; r == 0 && i < n; i++)
-				if ((r = sv_rows_add_name(&b, PQfname(res, i))) < 0)
-					cancel(s);
 		}
-		if (r == 0 && st == PGRES_SINGLE_TUPLE &&
-		    (r = add_row(&b, res, texts, lens, types, blobs)) < 0)
+		if (r == 0 && st == PGRES_SINGLE_TUPLE && (r = add_row(&b, res, &rr)) < 0)
 			cancel(s);
 		else if (r == 0 && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK))
 			out->changes = changes_of(res);
@@ -759,10 +782,7 @@ out:
 				      s->base.lim.result_rows);
 	}
 	PQclear(res);
-	free(texts);
-	free(lens);
-	free(types);
-	free(blobs);
+	free_rows(&rr);
 	return r;
 }
 
@@ -1013,12 +1033,10 @@ static int
 command(struct pg_session *s, const char *sql, size_t nparams, const struct wire *w,
 	struct sv_rows_builder *b, char *err, size_t errlen)
 {
-	const char **texts = NULL;
-	size_t *lens = NULL;
-	unsigned char *types = NULL, **blobs = NULL;
+	struct row_room rr = {0};
 	PGresult *res = NULL;
 	ExecStatusType st;
-	int r = 0, named = 0, n, i, sent;
+	int r = 0, named = 0, sent;
 
 	s->after_null = 0;
 	sent = w ? PQsendQueryParams(s->conn, sql, (int)nparams, w->types, w->values, w->lengths,
@@ -1037,18 +1055,11 @@ command(struct pg_session *s, const char *sql, size_t nparams, const struct wire
 			break;
 		st = PQresultStatus(res);
 		if (r == 0 && st == PGRES_SINGLE_TUPLE && !named) {
-			n = PQnfields(res);
 			named = 1;
-			if (n > 0 && (!(texts = calloc((size_t)n, sizeof(*texts))) ||
-				      !(lens = calloc((size_t)n, sizeof(*lens))) ||
-				      !(types = calloc((size_t)n, sizeof(*types))) ||
-				      !(blobs = calloc((size_t)n, sizeof(*blobs)))))
-				r = -ENOMEM;
-			for (i = 0; r == 0 && i < n; i++)
-				r = sv_rows_add_name(b, PQfname(res, i));
+			r = begin_rows(&rr, b, res);
 		}
 		if (r == 0 && st == PGRES_SINGLE_TUPLE)
-			r = add_row(b, res, texts, lens, types, blobs);
+			r = add_row(b, res, &rr);
 		else if (r == 0 && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
 			r = map_error(s, res, err, errlen);
 		if (r == -E2BIG || r == -ENOMEM) {
@@ -1061,10 +1072,7 @@ command(struct pg_session *s, const char *sql, size_t nparams, const struct wire
 		PQclear(res);
 		res = NULL;
 	}
-	free(texts);
-	free(lens);
-	free(types);
-	free(blobs);
+	free_rows(&rr);
 	return r;
 }
 
