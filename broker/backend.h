@@ -43,6 +43,10 @@ struct sv_session {
 	int paging;	/* a cursor is open (sv_session_open_pages) */
 	const char *objects; /* what the last statement named ("a b"), or NULL: unknown */
 	char reason[SV_BROKER_REASON_MAX];
+	int (*cancel)(void *arg); /* sv_session_set_cancel(), or NULL */
+	void *cancel_arg;
+	uint64_t cancel_next;	/* CLOCK_MONOTONIC of the next poll of cancel() */
+	int cancelled;		/* cancel() said so during the current request */
 };
 
 struct sv_backend_ops {
@@ -127,6 +131,16 @@ int sv_rows_add_name(struct sv_rows_builder *b, const char *name);
  */
 int sv_rows_add_row(struct sv_rows_builder *b, const char *const *texts, const size_t *lens,
 		    const unsigned char *types);
+
+/* How often, at most, a running statement asks whether the plugin cancelled it. */
+#define SV_CANCEL_POLL_NS 1000000ull
+
+/*
+ * Whether the plugin cancelled the request @s runs, for a backend to call while its
+ * statement runs: asks s->cancel at most every SV_CANCEL_POLL_NS (a statement that ends
+ * sooner never asks), and once it said yes, says so until the next request.
+ */
+int sv_session_poll_cancel(struct sv_session *s);
 
 /* Formats the operator's reason for the last failure of @s. */
 void sv_session_set_reason(struct sv_session *s, const char *fmt, ...)

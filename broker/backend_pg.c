@@ -528,29 +528,47 @@ cancel(struct pg_session *s)
 }
 
 /*
- * Waits for the next result of @s, cancelling the statement once the deadline passes,
- * and giving the connection up if the server does not answer within the grace after.
- * Returns 0 with *@res (NULL at the end of a query's results), or -EIO. Two ends in a
- * row mean the pipeline is gone (a lost connection), never a loop.
+ * How long to wait for the server before looking again: until the deadline, and no
+ * longer than the cancel poll when the plugin may cancel (the server's socket says
+ * nothing of the plugin's channel).
+ */
+static int
+wait_ms(const struct pg_session *s, uint64_t now)
+{
+	uint64_t ns = CANCEL_GRACE_MS * 1000000ull;
+
+	if (s->deadline_ns && s->deadline_ns - now < ns)
+		ns = s->deadline_ns - now;
+	if (s->base.cancel && ns > SV_CANCEL_POLL_NS)
+		ns = SV_CANCEL_POLL_NS;
+	return (int)(ns / 1000000u) + 1;
+}
+
+/*
+ * Waits for the next result of @s, cancelling the statement once the deadline passes or
+ * the plugin cancels it, and giving the connection up if the server does not answer
+ * within the grace after. Returns 0 with *@res (NULL at the end of a query's results),
+ * or -EIO. Two ends in a row mean the pipeline is gone (a lost connection), never a loop.
  */
 static int
 next_result(struct pg_session *s, PGresult **res)
 {
 	struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN};
-	uint64_t now, limit;
-	int wait_ms;
+	uint64_t now;
+	int stopping;
 
 	*res = NULL;
 	while (PQisBusy(s->conn)) {
 		now = sv_now_ns();
-		limit = s->timed_out || !s->deadline_ns ? 0 : s->deadline_ns;
-		if (limit && now >= limit) {
-			s->timed_out = 1;
-			cancel(s);
-			continue;
+		stopping = s->timed_out || s->base.cancelled;
+		if (!stopping) {
+			s->timed_out = s->deadline_ns && now >= s->deadline_ns;
+			if (s->timed_out || sv_session_poll_cancel(&s->base)) {
+				cancel(s);
+				continue;
+			}
 		}
-		wait_ms = limit ? (int)((limit - now) / 1000000u) + 1 : CANCEL_GRACE_MS;
-		if (poll(&pfd, 1, wait_ms) == 0 && !limit && s->timed_out) {
+		if (poll(&pfd, 1, stopping ? CANCEL_GRACE_MS : wait_ms(s, now)) == 0 && stopping) {
 			s->broken = 1;
 			return -EIO;
 		}
@@ -590,6 +608,11 @@ map_error(struct pg_session *s, const PGresult *res, char *err, size_t errlen)
 	if (s->timed_out) {
 		snprintf(err, errlen, "the deadline passed; statement interrupted");
 		return -ETIMEDOUT;
+	}
+	if (s->base.cancelled) {
+		snprintf(err, errlen, "cancelled while it ran; nothing of it was kept");
+		sv_session_set_reason(&s->base, "cancelled by the plugin while it ran (%s)", msg);
+		return -ECANCELED;
 	}
 	if (state && strcmp(state, "57014") == 0) {
 		snprintf(err, errlen, "the statement ran past its time limit (%lu ms)",

@@ -179,12 +179,14 @@ progress(void *arg)
 {
 	struct sqlite_session *s = arg;
 
-	/* The broker's own ROLLBACK must finish even after the deadline. */
-	if (!s->trusted && s->deadline_ns && sv_now_ns() >= s->deadline_ns) {
+	/* The broker's own ROLLBACK must finish even after the deadline or a cancel. */
+	if (s->trusted)
+		return 0;
+	if (s->deadline_ns && sv_now_ns() >= s->deadline_ns) {
 		s->timed_out = 1;
 		return 1;
 	}
-	return 0;
+	return sv_session_poll_cancel(&s->base);
 }
 
 /* sqlite3_limit() takes an int. */
@@ -575,6 +577,11 @@ map_error(struct sqlite_session *s, int rc, char *err, size_t errlen)
 	if (s->timed_out) {
 		snprintf(err, errlen, "the deadline passed; statement interrupted");
 		return -ETIMEDOUT;
+	}
+	if (s->base.cancelled) {
+		snprintf(err, errlen, "cancelled while it ran; nothing of it was kept");
+		sv_session_set_reason(&s->base, "cancelled by the plugin while it ran");
+		return -ECANCELED;
 	}
 	if (sv_authz_denied(s->authz)) {
 		snprintf(err, errlen, "%s", sv_authz_message(s->authz));

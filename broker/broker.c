@@ -147,6 +147,41 @@ sv_session_set_deadline(struct sv_session *s, uint64_t deadline_ns)
 	s->ops->set_deadline(s, deadline_ns);
 }
 
+void
+sv_session_set_cancel(struct sv_session *s, int (*cancelled)(void *arg), void *arg)
+{
+	s->cancel = cancelled;
+	s->cancel_arg = arg;
+}
+
+int
+sv_session_poll_cancel(struct sv_session *s)
+{
+	uint64_t now;
+
+	if (s->cancel == NULL || s->cancelled)
+		return s->cancelled;
+	if ((now = sv_now_ns()) < s->cancel_next)
+		return 0;
+	s->cancel_next = now + SV_CANCEL_POLL_NS;
+	s->cancelled = s->cancel(s->cancel_arg) != 0;
+	return s->cancelled;
+}
+
+/*
+ * Starts a request, or the next page of one, on @s: nothing cancelled yet, and the next
+ * poll for a cancel a millisecond away at the soonest, so quick requests never poll.
+ */
+static void
+begin_cancel_window(struct sv_session *s)
+{
+	uint64_t now;
+
+	s->cancelled = 0;
+	if (s->cancel != NULL && (now = sv_now_ns()) >= s->cancel_next)
+		s->cancel_next = now + SV_CANCEL_POLL_NS;
+}
+
 /* Starts a request on @s: no reason, no objects yet; -EBUSY while a cursor is open. */
 static int
 begin_request(struct sv_session *s, char *err, size_t errlen)
@@ -155,6 +190,7 @@ begin_request(struct sv_session *s, char *err, size_t errlen)
 		err[0] = '\0';
 	s->reason[0] = '\0';
 	s->objects = NULL;
+	begin_cancel_window(s);
 	if (!s->paging)
 		return 0;
 	snprintf(err, errlen, "a paged query is open: read it to its end or close it first");
@@ -199,6 +235,7 @@ sv_session_next_page(struct sv_session *s, size_t rows, struct sv_rows *out, int
 	if (errlen > 0)
 		err[0] = '\0';
 	s->reason[0] = '\0';
+	begin_cancel_window(s);
 	if (!s->paging) {
 		snprintf(err, errlen, "no paged query is open");
 		return -EINVAL;

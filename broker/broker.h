@@ -89,6 +89,13 @@ void sv_session_close(struct sv_session *s);
 void sv_session_set_deadline(struct sv_session *s, uint64_t deadline_ns);
 
 /*
+ * Has @s call @cancelled(@arg) while a statement of it runs, at most once a millisecond:
+ * when it returns non-zero the statement is interrupted, changes nothing, and fails
+ * with -ECANCELED. @cancelled NULL: never asked.
+ */
+void sv_session_set_cancel(struct sv_session *s, int (*cancelled)(void *arg), void *arg);
+
+/*
  * Runs exactly one statement of @sql with @nparams parameters ($1..$n; NULL binds SQL
  * NULL) under the plugin's rights. Returns 0 and the result in *@out (to be cleared with
  * sv_rows_clear), or -errno with the message for the plugin in @err:
@@ -96,6 +103,7 @@ void sv_session_set_deadline(struct sv_session *s, uint64_t deadline_ns);
  *  -EINVAL     not exactly one statement, bad parameters, or an SQL error
  *  -E2BIG      the result exceeds the session's limits
  *  -ETIMEDOUT  interrupted at the deadline
+ *  -ECANCELED  interrupted by sv_session_set_cancel()'s callback
  *  -EIO        the database failed
  * Nothing is changed when the call fails.
  */
@@ -295,6 +303,8 @@ struct sv_peer {
 	int trace;		/* each request and answer is printed on stderr */
 	struct sv_audit *audit;	/* where each request is recorded, or NULL */
 	size_t page_rows;	/* rows per page of the open paged query */
+	uint64_t serving;	/* the id of the query running now, or 0 */
+	uint64_t cancel_through; /* queries up to this id are cancelled (Cancel frames) */
 };
 
 /*
@@ -308,6 +318,13 @@ struct sv_peer {
  */
 int sv_dispatch_frame(struct sv_peer *p, const uint8_t *payload, size_t len, char *why,
 		      size_t whylen);
+
+/*
+ * Whether the plugin cancelled the query p is running: a Cancel frame came before it
+ * was served, or is among the whole frames @f holds behind it (decoded, not taken: each
+ * is still served in its turn). For the session's cancel callback.
+ */
+int sv_peer_cancelled(struct sv_peer *p, const struct sv_framer *f);
 
 /*
  * Writes the answers queued in p->out to p->fd without blocking; called when no further

@@ -214,6 +214,8 @@ cell_bytes(const struct sv_rows *rows)
 static const char *
 decision(int r)
 {
+	if (r == -ECANCELED)
+		return "cancelled";
 	return r == 0 ? "allowed" : r == -EACCES ? "refused" : "failed";
 }
 
@@ -262,6 +264,41 @@ shown_param(const struct sv_param *v, char num[32])
 	}
 }
 
+/*
+ * Runs query @m with @params into @rows (a paged one opens its cursor and reads the first
+ * page, saying in *@more whether another follows), unless it was cancelled before its
+ * turn. Returns 0 or -errno with @err for the plugin; *@objects and *@reason get what it
+ * named and why it failed, for the operator.
+ */
+static int
+run_query(struct sv_peer *p, const Sovereign__ChildMessage *m, const struct sv_param *params,
+	  struct sv_rows *rows, int *more, char *err, size_t errlen, const char **objects,
+	  const char **reason)
+{
+	const Sovereign__Query *q = m->query;
+	int r;
+
+	if (m->id <= p->cancel_through) {
+		snprintf(err, errlen, "cancelled before it ran");
+		*reason = "cancelled by the plugin before it ran";
+		return -ECANCELED;
+	}
+	p->serving = m->id;
+	if (q->has_page_rows && q->page_rows > 0) {
+		p->page_rows = q->page_rows;
+		r = sv_session_open_pages(p->session, q->sql, q->n_params, params, err, errlen);
+		if (r == 0)
+			r = sv_session_next_page(p->session, p->page_rows, rows, more, err, errlen);
+	} else {
+		r = sv_session_query_values(p->session, q->sql, q->n_params, params, rows, err,
+					    errlen);
+	}
+	p->serving = 0;
+	*objects = sv_session_objects(p->session);
+	*reason = sv_session_reason(p->session);
+	return r;
+}
+
 /* Runs a query under the plugin's rights and answers with rows or the reason it failed. */
 static int
 handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_t len)
@@ -271,7 +308,7 @@ handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 	uint64_t start = p->audit ? sv_now_ns() : 0;
 	struct sv_rows rows = {0};
 	struct sv_param *params = NULL;
-	const char **shown = NULL;
+	const char **shown = NULL, *objects = NULL, *reason = "";
 	char (*nums)[32] = NULL;
 	char err[512];
 	size_t i;
@@ -303,27 +340,15 @@ handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 	}
 	trace(p, "#%llu query (%zu parameters): %s", (unsigned long long)m->id, q->n_params,
 	      q->sql);
-	if (q->has_page_rows && q->page_rows > 0) {
-		/* Paged: open the cursor, answer with its first page. */
-		p->page_rows = q->page_rows;
-		r = sv_session_open_pages(p->session, q->sql, q->n_params, params, err,
-					  sizeof(err));
-		if (r == 0)
-			r = sv_session_next_page(p->session, p->page_rows, &rows, &more, err,
-						 sizeof(err));
-	} else {
-		r = sv_session_query_values(p->session, q->sql, q->n_params, params, &rows, err,
-					    sizeof(err));
-	}
+	r = run_query(p, m, params, &rows, &more, err, sizeof(err), &objects, &reason);
 	if (r < 0)
-		sv_warn("plugin '%s': query refused or failed: %s", p->plugin_id,
-			sv_session_reason(p->session));
+		sv_warn("plugin '%s': query refused or failed: %s", p->plugin_id, reason);
 	if (p->audit) {
 		rec = (struct sv_audit_request){
 			.plugin = p->plugin_id, .id = m->id, .op = "query", .sql = q->sql,
 			.nparams = q->n_params, .params = shown,
-			.objects = sv_session_objects(p->session), .decision = decision(r),
-			.reason = r < 0 ? sv_session_reason(p->session) : NULL, .rows = rows.nrows,
+			.objects = objects, .decision = decision(r),
+			.reason = r < 0 ? reason : NULL, .rows = rows.nrows,
 			.bytes = cell_bytes(&rows), .latency_ns = sv_now_ns() - start};
 		/* Not recorded, not answered: the rows stay in the broker. */
 		if ((e = sv_audit_request(p->audit, &rec)) < 0) {
@@ -335,7 +360,7 @@ handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 		/* --debug is for a plugin author's own machine: the reason names schema. */
 		if (p->debug)
 			snprintf(err + strlen(err), sizeof(err) - strlen(err), " [debug: %s]",
-				 sv_session_reason(p->session));
+				 reason);
 		trace(p, "#%llu -> error: %s", (unsigned long long)m->id, err);
 		r = answer_error(p, m->id, err);
 		goto out;
@@ -428,12 +453,52 @@ handle_fetch(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 	return r;
 }
 
+/* Records that the plugin cancelled its requests up to an id; nothing is answered. */
+static int
+handle_cancel(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_t len)
+{
+	(void)why;
+	(void)len;
+	if (m->cancel->through > p->cancel_through)
+		p->cancel_through = m->cancel->through;
+	trace(p, "cancel through #%llu", (unsigned long long)m->cancel->through);
+	return 0;
+}
+
+/*
+ * The largest frame that may hold a Cancel: its tag and length, the through field's tag
+ * and a 10-byte varint. Anything larger is not one, and is not decoded ahead of its turn.
+ */
+#define CANCEL_FRAME_MAX 16u
+
+int
+sv_peer_cancelled(struct sv_peer *p, const struct sv_framer *f)
+{
+	Sovereign__ChildMessage *m;
+	const uint8_t *payload;
+	size_t len, pos = 0;
+
+	if (p->serving == 0)
+		return 0;
+	while (p->cancel_through < p->serving && sv_framer_ahead(f, &pos, &payload, &len)) {
+		if (len > CANCEL_FRAME_MAX ||
+		    (m = sovereign__child_message__unpack(NULL, len, payload)) == NULL)
+			continue;
+		if (m->body_case == SOVEREIGN__CHILD_MESSAGE__BODY_CANCEL &&
+		    m->cancel->through > p->cancel_through)
+			p->cancel_through = m->cancel->through;
+		sovereign__child_message__free_unpacked(m, NULL);
+	}
+	return p->cancel_through >= p->serving;
+}
+
 static const struct handler handlers[] = {
 	{SOVEREIGN__CHILD_MESSAGE__BODY_HELLO, BEFORE_HELLO, handle_hello},
 	{SOVEREIGN__CHILD_MESSAGE__BODY_QUERY, AFTER_HELLO, handle_query},
 	{SOVEREIGN__CHILD_MESSAGE__BODY_LOG, AFTER_HELLO, handle_log},
 	{SOVEREIGN__CHILD_MESSAGE__BODY_TXN, AFTER_HELLO, handle_txn},
 	{SOVEREIGN__CHILD_MESSAGE__BODY_FETCH, AFTER_HELLO, handle_fetch},
+	{SOVEREIGN__CHILD_MESSAGE__BODY_CANCEL, AFTER_HELLO, handle_cancel},
 };
 
 /*

@@ -218,6 +218,26 @@ sv_framer_more(const struct sv_framer *f)
 	return be32toh(be) <= rest - SV_FRAME_HEADER;
 }
 
+int
+sv_framer_ahead(const struct sv_framer *f, size_t *pos, const uint8_t **payload, size_t *len)
+{
+	size_t at = f->done + *pos, n;
+	uint32_t be;
+
+	*payload = NULL;
+	*len = 0;
+	if (f->len - at < SV_FRAME_HEADER)
+		return 0;
+	memcpy(&be, f->buf + at, sizeof(be));
+	n = be32toh(be);
+	if (n > f->max || n > f->len - at - SV_FRAME_HEADER)
+		return 0;
+	*payload = f->buf + at + SV_FRAME_HEADER;
+	*len = n;
+	*pos += SV_FRAME_HEADER + n;
+	return 1;
+}
+
 size_t
 sv_framer_pending(const struct sv_framer *f)
 {

@@ -95,6 +95,14 @@ int sv_framer_next(struct sv_framer *f, const uint8_t **payload, size_t *len);
 /* Whether another whole frame follows the one sv_framer_next() returned last. */
 int sv_framer_more(const struct sv_framer *f);
 
+/*
+ * Walks the whole frames held behind the one sv_framer_next() returned last, without
+ * taking them: start with *@pos 0; each call returns 1 with the next one's payload in
+ * *@payload / *@len and moves *@pos past it, or 0 when no whole frame follows.
+ */
+int sv_framer_ahead(const struct sv_framer *f, size_t *pos, const uint8_t **payload,
+		    size_t *len);
+
 /* Bytes held that do not yet form a whole frame (a truncated frame at end of file). */
 size_t sv_framer_pending(const struct sv_framer *f);
 

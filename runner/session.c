@@ -39,6 +39,8 @@
 #define FDS_PER_MESSAGE 8
 /* Requests of one plugin served per turn; an honest pipeline is at most this deep. */
 #define FRAMES_PER_TURN 64
+/* Bytes of frames held, at most, past which a running statement reads no further ahead. */
+#define CANCEL_LOOKAHEAD (128u << 10)
 /* How long an exited plugin's output pipes may stay open before they are given up. */
 #define LINGER_NS 1000000000ull
 #define EVENTS_PER_WAIT 64
@@ -377,9 +379,14 @@ serve_backlog(struct state *st)
 		halt(st, r, why);
 }
 
-/* Reads what the channel holds and serves it, until a turn's budget is spent. */
-static void
-read_channel(struct state *st)
+/*
+ * Reads once from the channel into the framer without blocking, keeping a descriptor
+ * that came with the handshake and closing any other. Returns the bytes read (with the
+ * room there was in *@room), 0 at its end (st->chan_eof set), -EAGAIN when it is empty,
+ * or -EPROTO with @why.
+ */
+static ssize_t
+receive(struct state *st, size_t *room, char *why, size_t len)
 {
 	union {
 		struct cmsghdr align;
@@ -387,45 +394,56 @@ read_channel(struct state *st)
 	} control;
 	struct msghdr msg;
 	struct iovec iov;
-	char why[512] = "";
 	uint8_t *dst;
+	ssize_t n;
+
+	if (sv_framer_reserve(&st->framer, &dst, room) < 0) {
+		snprintf(why, len, "frame header claims more than the --max-frame limit of %zu bytes",
+			 st->framer.max);
+		return -EPROTO;
+	}
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = dst;
+	iov.iov_len = *room;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = control.buf;
+	msg.msg_controllen = sizeof(control.buf);
+	do
+		n = recvmsg(st->child->chan, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return -EAGAIN;
+	if (n < 0) {
+		snprintf(why, len, "channel: %s", strerror(errno));
+		return -EPROTO;
+	}
+	take_fds(st, &msg);
+	if (n == 0) {
+		st->chan_eof = 1;
+		if (sv_framer_pending(&st->framer) > 0 && st->outcome < 0)
+			sv_warn("plugin '%s': channel closed inside a frame (%zu bytes dropped)",
+				st->sup->id, sv_framer_pending(&st->framer));
+		return 0;
+	}
+	sv_framer_commit(&st->framer, (size_t)n);
+	return n;
+}
+
+/* Reads what the channel holds and serves it, until a turn's budget is spent. */
+static void
+read_channel(struct state *st)
+{
+	char why[512] = "";
 	size_t room;
 	ssize_t n;
 	int r = -EPROTO;
 
 	for (int reads = 0; reads < READS_PER_WAKEUP && !st->backlog && !st->stalled; reads++) {
-		if (sv_framer_reserve(&st->framer, &dst, &room) < 0) {
-			snprintf(why, sizeof(why),
-				 "frame header claims more than the --max-frame limit of %zu bytes",
-				 st->framer.max);
+		if ((n = receive(st, &room, why, sizeof(why))) == -EPROTO)
 			goto violation;
-		}
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = dst;
-		iov.iov_len = room;
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = control.buf;
-		msg.msg_controllen = sizeof(control.buf);
-		n = recvmsg(st->child->chan, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (n <= 0)
 			return;
-		if (n < 0) {
-			snprintf(why, sizeof(why), "channel: %s", strerror(errno));
-			goto violation;
-		}
-		take_fds(st, &msg);
-		if (n == 0) {
-			st->chan_eof = 1;
-			if (sv_framer_pending(&st->framer) > 0 && st->outcome < 0)
-				sv_warn("plugin '%s': channel closed inside a frame (%zu bytes "
-					"dropped)",
-					st->sup->id, sv_framer_pending(&st->framer));
-			return;
-		}
-		sv_framer_commit(&st->framer, (size_t)n);
 		if ((r = serve_frames(st, why, sizeof(why))) < 0)
 			goto violation;
 		/* A short read emptied the socket: wait, rather than a read that finds nothing. */
@@ -435,6 +453,25 @@ read_channel(struct state *st)
 	return;
 violation:
 	halt(st, r, why);
+}
+
+/*
+ * The session's question while one of this plugin's statements runs (at most once a
+ * millisecond): did it cancel it? Reads what has come on the channel since, within
+ * CANCEL_LOOKAHEAD bytes held (a plugin cannot make the broker buffer more by sending
+ * while it waits), and looks for a Cancel among the frames not yet served. A read that
+ * fails here is left for the loop, which meets it again and ends the plugin.
+ */
+static int
+poll_cancel(void *arg)
+{
+	struct state *st = arg;
+	char why[512];
+	size_t room;
+
+	if (!st->chan_eof && sv_framer_pending(&st->framer) < CANCEL_LOOKAHEAD)
+		receive(st, &room, why, sizeof(why));
+	return sv_peer_cancelled(&st->peer, &st->framer);
 }
 
 /* In learn mode: keeps the denied call, fails it with EPERM, and lets the plugin go on. */
@@ -560,6 +597,7 @@ start_watch(struct state *st, size_t index, int epfd, struct sv_child *c,
 	st->peer.trace = sup->trace;
 	st->peer.audit = sup->audit;
 	st->peer.log_max = sup->output_max;
+	sv_session_set_cancel(sup->session, poll_cancel, st);
 	sv_framer_init(&st->framer);
 	st->framer.max = sup->frame_max;
 	st->out = (struct stream){.fd = &c->out, .slot = SLOT_OUT, .to = STDOUT_FILENO,
@@ -678,6 +716,7 @@ finish(struct state *st)
 		drop(st, SLOT_ERR, &st->child->err);
 		sv_closep(&st->child->pidfd);
 	}
+	sv_session_set_cancel(st->sup->session, NULL, NULL);
 	sv_framer_release(&st->framer);
 	sv_peer_release(&st->peer);
 	status = st->by_signal ? SV_EXIT_FAILURE : classify(st, &st->si);

@@ -447,6 +447,22 @@ sv_query_recv(sv_ctx *ctx)
 	return await_result(ctx, id);
 }
 
+int
+sv_cancel(sv_ctx *ctx)
+{
+	Sovereign__ChildMessage req = SOVEREIGN__CHILD_MESSAGE__INIT;
+	Sovereign__Cancel c = SOVEREIGN__CANCEL__INIT;
+
+	ctx->errmsg[0] = '\0';
+	if (ctx->inflight == 0)
+		return 0;
+	/* The ids in flight run up to the last one given; the queued ones leave first. */
+	c.through = ctx->next_id - 1;
+	req.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_CANCEL;
+	req.cancel = &c;
+	return send_now(ctx, &req.base);
+}
+
 /* Sends a transaction request and waits for its answer; 0 or -1 with errmsg set. */
 static int
 txn(sv_ctx *ctx, uint32_t op)

@@ -102,6 +102,15 @@ int sv_query_send(sv_ctx *ctx, const char *sql, int nparams, const char *const *
 int sv_query_send_values(sv_ctx *ctx, const char *sql, int nparams, const sv_value *params);
 sv_result *sv_query_recv(sv_ctx *ctx);
 
+/*
+ * Cancels every statement sent with sv_query_send() whose answer has not been received:
+ * one the broker has not started is not run, one it is running is interrupted and
+ * changes nothing, one already done keeps its result. Their answers still come, in
+ * order, from sv_query_recv(): a cancelled one's is NULL with sv_errmsg() starting
+ * "cancelled". Returns 0 (also when nothing awaits an answer), or -1 with sv_errmsg().
+ */
+int sv_cancel(sv_ctx *ctx);
+
 
 /* Number of rows and columns of @r (0 for a statement that returns no rows). */
 int sv_result_rows(const sv_result *r);

@@ -1,13 +1,15 @@
 /*
  * fuzz_dispatch.c - frames from a hostile plugin through the broker's dispatcher, against
  * a real SQLite file with the demo schema: decoding, the handshake rules, and every
- * query the fuzzer can phrase, under the plugin's rights.
+ * query the fuzzer can phrase, under the plugin's rights; and the same bytes as a stream
+ * of frames the cancel look-ahead walks while a query runs.
  */
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
@@ -44,10 +46,23 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sv_peer peer = {0};
+	struct sv_framer ahead;
+	uint8_t *dst;
+	size_t room;
 	char why[256];
 
 	if (size < 1)
 		return 0;
+	sv_framer_init(&ahead);
+	if (sv_framer_reserve(&ahead, &dst, &room) == 0 && room >= size - 1) {
+		memcpy(dst, data + 1, size - 1);
+		sv_framer_commit(&ahead, size - 1);
+		peer.serving = UINT64_MAX;
+		sv_peer_cancelled(&peer, &ahead);
+		peer.serving = 0;
+		peer.cancel_through = 0;
+	}
+	sv_framer_release(&ahead);
 	peer.plugin_id = "hello";
 	peer.session = session;
 	peer.fd = sink;

@@ -278,3 +278,56 @@ Test(frame, spinning_backs_off_after_missing_and_comes_back)
 		cr_assert_not(sv_spin_wanted(&s), "wait %d after the misses", i);
 	cr_assert(sv_spin_wanted(&s));
 }
+
+Test(frame, framer_looks_ahead_at_whole_frames_without_taking_them)
+{
+	uint8_t bytes[4 + 3 + 4 + 2 + 4 + 1], *p = bytes;
+	const uint8_t *payload;
+	size_t len, pos = 0;
+	struct sv_framer f;
+
+	/* Three frames, "abc", "de", and the header and one byte of a third of 5. */
+	put_header(p, 3);
+	memcpy(p + 4, "abc", 3);
+	p += 7;
+	put_header(p, 2);
+	memcpy(p + 4, "de", 2);
+	p += 6;
+	put_header(p, 5);
+	p[4] = 'f';
+	sv_framer_init(&f);
+	cr_assert_eq(feed(&f, bytes, sizeof(bytes)), 0);
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), 1);
+	cr_assert_eq(len, 3);
+	/* Behind the one returned: the second, then nothing (the third is not whole). */
+	cr_assert_eq(sv_framer_ahead(&f, &pos, &payload, &len), 1);
+	cr_assert_eq(len, 2);
+	cr_assert_eq(memcmp(payload, "de", 2), 0);
+	cr_assert_eq(sv_framer_ahead(&f, &pos, &payload, &len), 0);
+	cr_assert_null(payload);
+	/* Nothing was taken: the second frame is still the next one. */
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), 1);
+	cr_assert_eq(memcmp(payload, "de", 2), 0);
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), 0);
+	sv_framer_release(&f);
+}
+
+Test(frame, framer_look_ahead_stops_at_a_header_over_max)
+{
+	uint8_t bytes[8 + 4];
+	const uint8_t *payload;
+	size_t len, pos = 0;
+	struct sv_framer f;
+
+	sv_framer_init(&f);
+	f.max = 16;
+	put_header(bytes, 4);
+	memcpy(bytes + 4, "abcd", 4);
+	put_header(bytes + 8, 17);
+	cr_assert_eq(feed(&f, bytes, sizeof(bytes)), 0);
+	/* Before anything was returned, the walk starts at the front. */
+	cr_assert_eq(sv_framer_ahead(&f, &pos, &payload, &len), 1);
+	cr_assert_eq(len, 4);
+	cr_assert_eq(sv_framer_ahead(&f, &pos, &payload, &len), 0);
+	sv_framer_release(&f);
+}
