@@ -2,6 +2,8 @@
  * backend.h - the interface every database backend of the broker implements (private to
  * broker/). broker.c parses the URI, picks the backend by scheme and calls through this
  * table, so a PostgreSQL backend slots in as one more file (cf. sqlite3_io_methods).
+ * SQLite's is built in; PostgreSQL's is the module svrun-backend-pg.so, which exports
+ * sv_backend_pg and takes the helpers below from svrun (broker/module.list).
  *
  * A backend's database and session objects start with the generic struct sv_db and
  * struct sv_session below, so broker.c can reach the operations and the shared fields.
@@ -53,8 +55,6 @@ struct sv_backend_ops {
 	const char *name;
 	/* URI prefix selecting this backend, e.g. "sqlite:"; the rest is the target. */
 	const char *scheme;
-	/* The target is the whole URI, scheme included (libpq parses it itself). */
-	int whole_uri;
 	/* Same contract as sv_db_open(), with the URI prefix removed. */
 	int (*open)(const char *target, struct sv_db **out, char *err, size_t errlen);
 	/* Same contract as sv_db_init(), with the URI prefix removed. */
@@ -96,6 +96,7 @@ struct sv_backend_ops {
 };
 
 extern const struct sv_backend_ops sv_backend_sqlite;
+/* In svrun-backend-pg.so only, found there with dlsym(). */
 extern const struct sv_backend_ops sv_backend_pg;
 
 /*

@@ -1226,7 +1226,6 @@ pg_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
 const struct sv_backend_ops sv_backend_pg = {
     .name = "postgresql",
     .scheme = "postgresql://",
-    .whole_uri = 1,
     .open = pg_open,
     .init = pg_init,
     .close = pg_close,

@@ -6,6 +6,7 @@
 #include "broker/backend.h"
 #include "common/common.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,31 +18,67 @@
 /* Per-cell overhead charged against result_bytes, so many empty cells still count. */
 #define CELL_OVERHEAD 8
 
-static const struct sv_backend_ops *const backends[] = {
-	&sv_backend_sqlite,
-	&sv_backend_pg,
-};
+/*
+ * PostgreSQL's backend is a module of its own, loaded by the first run that names a
+ * postgresql:// database: libpq and the two dozen libraries it needs (TLS, Kerberos,
+ * LDAP) would otherwise cost every other run about 3 ms of start-up and their
+ * relocated pages (bench/README.md). It comes from svrun's own install, like the
+ * sandbox helper, and is loaded in the broker only, never in a sandbox.
+ */
+#define PG_SCHEME "postgresql://"
+#define PG_MODULE "svrun-backend-pg.so"
+
+/* Loads the PostgreSQL backend module once; 0 with its table in *@ops, or -errno. */
+static int
+load_pg(const struct sv_backend_ops **ops, char *err, size_t errlen)
+{
+	static const struct sv_backend_ops *loaded;
+	char path[4096];
+	void *h;
+
+	if (loaded == NULL) {
+		if (sv_find_installed("libexec/svrun/" PG_MODULE, SV_INSTALL_PG_MODULE, path,
+				      sizeof(path)) < 0) {
+			snprintf(err, errlen, "PostgreSQL support is not installed: %s is neither "
+				 "beside svrun nor at %s", PG_MODULE, SV_INSTALL_PG_MODULE);
+			return -ENOENT;
+		}
+		/* Never unloaded: sessions and databases point into it until svrun ends. */
+		if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL ||
+		    (loaded = dlsym(h, "sv_backend_pg")) == NULL) {
+			snprintf(err, errlen, "cannot load the PostgreSQL backend %s: %s", path,
+				 dlerror());
+			return -EIO;
+		}
+	}
+	*ops = loaded;
+	return 0;
+}
 
 /* Finds the backend for @uri and the target after its scheme, or explains why not. */
 static int
 pick_backend(const char *uri, const struct sv_backend_ops **ops, const char **target, char *err,
 	     size_t errlen)
 {
-	size_t i, n;
+	size_t n = strlen(sv_backend_sqlite.scheme);
+	int r;
 
 	*ops = NULL;
 	*target = NULL;
-	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-		n = strlen(backends[i]->scheme);
-		if (strncmp(uri, backends[i]->scheme, n) != 0)
-			continue;
-		if (uri[n] == '\0' && !backends[i]->whole_uri) {
+	if (strncmp(uri, sv_backend_sqlite.scheme, n) == 0) {
+		if (uri[n] == '\0') {
 			snprintf(err, errlen, "database URI %s names no database", uri);
 			return -EINVAL;
 		}
-		*ops = backends[i];
-		*target = backends[i]->whole_uri ? uri : uri + n;
+		*ops = &sv_backend_sqlite;
+		*target = uri + n;
 		return 0;
+	}
+	if (strncmp(uri, PG_SCHEME, strlen(PG_SCHEME)) == 0) {
+		/* libpq parses the whole URI itself. */
+		if ((r = load_pg(ops, err, errlen)) == 0)
+			*target = uri;
+		return r;
 	}
 	if (strncmp(uri, "postgres://", 11) == 0)
 		snprintf(err, errlen, "database URI %s: write postgresql://", uri);

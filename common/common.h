@@ -89,6 +89,13 @@ int sv_strlcpy(char *dst, const char *src, size_t size);
 int sv_snprintf(char *dst, size_t size, const char *fmt, ...) SV_PRINTF(3, 4);
 
 /*
+ * Finds the shipped file @rel ("libexec/svrun/svrun-sandbox", ...) beside the running
+ * program (the build tree and the install share one layout), else at @fallback. Returns
+ * 0 with the path in @out, or -ENOENT (with @fallback in @out) or -ENAMETOOLONG.
+ */
+int sv_find_installed(const char *rel, const char *fallback, char *out, size_t len);
+
+/*
  * Parses a decimal number in [@min, @max] from the whole of @s. Returns 0 or -EINVAL
  * (not a number, trailing text) or -ERANGE.
  */

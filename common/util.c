@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *progname = "svrun";
 
@@ -248,4 +249,28 @@ sv_format_double(char buf[32], double v)
 			break;
 	}
 	return n > 0 ? (size_t)n : 0;
+}
+
+int
+sv_find_installed(const char *rel, const char *fallback, char *out, size_t len)
+{
+	char exe[4096], guess[4096], *slash;
+	ssize_t n;
+
+	/* svrun's own directory first: the build tree and the install share one layout. */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL) {
+			*slash = '\0';
+			/* Resolved, so messages name the file as a person would find it. */
+			if (sv_snprintf(guess, sizeof(guess), "%s/../%s", exe, rel) == 0 &&
+			    realpath(guess, exe) != NULL && sv_strlcpy(out, exe, len) == 0 &&
+			    access(out, R_OK) == 0)
+				return 0;
+		}
+	}
+	if (sv_strlcpy(out, fallback, len) < 0)
+		return -ENAMETOOLONG;
+	return access(out, R_OK) == 0 ? 0 : -ENOENT;
 }

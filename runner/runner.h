@@ -111,9 +111,6 @@ int sv_cmd_audit(int argc, char **argv);
  */
 int sv_plugin_id(const char *path, char *id, size_t idlen, char *err, size_t errlen);
 
-/* Finds the shipped file @rel ("libexec/svrun/svrun-sandbox", ...) beside svrun. */
-int sv_find_installed(const char *rel, const char *fallback, char *out, size_t len);
-
 /* A running sandboxed child, as the broker holds it. */
 struct sv_child {
 	pid_t pid;	/* also its process group */

@@ -29,6 +29,13 @@ export PKG_CONFIG_PATH="$prefix/share/pkgconfig"
 "$prefix/bin/svrun" --version | grep -q '^svrun ' || fail "installed svrun --version"
 "$prefix/bin/svrun" init --demo --db "sqlite:$work/demo.db" >/dev/null
 
+# The PostgreSQL backend is a module svrun loads from its own install: a server that is
+# not there must fail in the module (a connection error), not for want of the module.
+"$prefix/bin/svrun" init --db "postgresql:///x?host=/nonexistent&connect_timeout=1" \
+	>/dev/null 2>err.txt && fail "init against no PostgreSQL server succeeded"
+grep -q 'cannot connect to PostgreSQL' err.txt ||
+	fail "installed svrun did not reach its PostgreSQL module: $(cat err.txt)"
+
 cc -shared -fPIC $(pkg-config --cflags sovereign-plugin) \
 	"$prefix/share/doc/svrun/examples/hello.c" -o "$work/hello.so"
 "$prefix/bin/svrun" --db "sqlite:$work/demo.db" "$work/hello.so" >out.txt 2>err.txt ||
@@ -68,7 +75,8 @@ cmake --build debbuild -j "$(nproc)" >/dev/null
 (cd debbuild && cpack -G DEB >/dev/null)
 deb=$(ls debbuild/svrun_*.deb)
 dpkg-deb -c "$deb" >contents.txt
-for f in ./usr/bin/svrun ./usr/libexec/svrun/svrun-sandbox ./usr/share/svrun/policies/default.policy \
+for f in ./usr/bin/svrun ./usr/libexec/svrun/svrun-sandbox ./usr/libexec/svrun/svrun-backend-pg.so \
+	./usr/share/svrun/policies/default.policy \
 	./usr/include/sovereign/plugin.h ./usr/share/pkgconfig/sovereign-plugin.pc \
 	./usr/share/man/man1/svrun.1 ./usr/share/man/man5/svrun-policy.5 \
 	./usr/share/man/man5/svrun-manifest.5; do
