@@ -17,6 +17,7 @@
 #include <endian.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -236,6 +237,12 @@ main(int argc, char **argv)
 	send_hello(notify_fd);
 	close(notify_fd);
 	sv_policy_free(policy);
+	/*
+	 * The policy and libseccomp's filters were most of the heap, and every idle plugin
+	 * would keep those pages: hand them back (brk and madvise(MADV_DONTNEED), both in
+	 * groups/memory.policy) before the plugin runs.
+	 */
+	malloc_trim(0);
 
 	exit(plugin_main(sv_sdk_context(SV_CHANNEL_FD, spin)));
 }
