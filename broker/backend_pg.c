@@ -24,6 +24,8 @@
 
 #include <sovereign/plugin.h>
 
+/* How often, at most, a plugin's lost connection is tried again. */
+#define RECONNECT_EVERY_NS 500000000ull
 /* How long the server may take to confirm a cancel before the session is given up. */
 #define CANCEL_GRACE_MS 5000
 
@@ -41,7 +43,10 @@ struct pg_session {
 	char *fixed[NFIXED]; /* the values of fixed_settings at connection */
 	uint64_t deadline_ns;
 	int timed_out;	/* the broker cancelled the statement at the deadline */
-	int broken;	/* the connection is lost; every request fails */
+	struct pg_db *db;	/* for the core connection a log-in goes through */
+	int broken;	/* the connection is lost or given up; requests fail or reconnect */
+	int tx_lost;	/* the plugin's transaction went with a lost connection */
+	uint64_t next_reconnect_ns; /* no attempt to reconnect before this time */
 	int after_null; /* the last result read was the end of a query (NULL) */
 };
 
@@ -393,6 +398,7 @@ remember_fixed(struct pg_session *s)
 
 	for (i = 0; i < NFIXED; i++) {
 		v = PQparameterStatus(s->conn, fixed_settings[i]);
+		free(s->fixed[i]);
 		if (!(s->fixed[i] = strdup(v ? v : "")))
 			return -ENOMEM;
 	}
@@ -431,9 +437,51 @@ pg_session_close(struct sv_session *base)
 }
 
 /*
- * Opens the plugin's connection: checks it is installed, then, under an advisory lock,
- * gives its role a one-time password, connects, and takes the password away again.
+ * Connects @s as its plugin's role over the core connection @core: under an advisory
+ * lock, gives the role a one-time password, connects, and takes the password away
+ * again, whatever happened. Returns 0 with s->conn and s->fixed set, or -errno with @err.
  */
+static int
+log_in(struct pg_session *s, PGconn *core, char *err, size_t errlen)
+{
+	const char *params[1] = {s->id};
+	char role[96], password[80] = "", err2[512];
+	PGresult *res = NULL;
+	int r, locked = 0, has_password = 0;
+
+	snprintf(role, sizeof(role), SV_PG_ROLE_PREFIX "%s", s->id);
+	if ((r = core_query(core, "SELECT pg_advisory_lock(hashtext('svrun:role:' || $1))", 1,
+			    params, &res, "cannot lock the plugin role", err, errlen)) < 0)
+		goto out;
+	locked = 1;
+	if (random_password(password, sizeof(password)) < 0) {
+		snprintf(err, errlen, "cannot draw a random password");
+		r = -EIO;
+		goto out;
+	}
+	if ((r = set_role_password(core, role, password, err, errlen)) < 0)
+		goto out;
+	has_password = 1;
+	if ((r = connect_plugin(s, core, role, password, err, errlen)) < 0)
+		goto out;
+	if ((r = remember_fixed(s)) < 0)
+		snprintf(err, errlen, "out of memory");
+out:
+	explicit_bzero(password, sizeof(password));
+	/* Whatever happened, the role cannot log in again until the next log-in. */
+	if (has_password && set_role_password(core, role, NULL, err2, sizeof(err2)) < 0 &&
+	    r == 0) {
+		snprintf(err, errlen, "%s", err2);
+		r = -EIO;
+	}
+	PQclear(res);
+	if (locked)
+		PQclear(PQexecParams(core, "SELECT pg_advisory_unlock(hashtext('svrun:role:' || $1))",
+				     1, NULL, params, NULL, NULL, 0));
+	return r;
+}
+
+/* Opens the plugin's connection once it is checked to be installed. */
 static int
 pg_session_open(struct sv_db *dbase, const char *plugin_id, const struct sv_session_limits *lim,
 		struct sv_session **out, char *err, size_t errlen)
@@ -441,17 +489,16 @@ pg_session_open(struct sv_db *dbase, const char *plugin_id, const struct sv_sess
 	struct pg_db *d = (struct pg_db *)dbase;
 	struct pg_session *s;
 	const char *params[1] = {plugin_id};
-	char role[96], password[80] = "", err2[512];
 	PGresult *res = NULL;
-	int r, locked = 0, has_password = 0;
+	int r;
 
 	*out = NULL;
 	if (!(s = calloc(1, sizeof(*s))))
 		return -ENOMEM;
 	s->base.ops = &sv_backend_pg;
 	s->base.lim = *lim;
+	s->db = d;
 	snprintf(s->id, sizeof(s->id), "%s", plugin_id);
-	snprintf(role, sizeof(role), SV_PG_ROLE_PREFIX "%s", plugin_id);
 	if ((r = core_query(d->core,
 			    "SELECT 1 FROM sv_installed i JOIN pg_roles r ON r.rolname = "
 			    "'" SV_PG_ROLE_PREFIX "' || i.id WHERE i.id = $1",
@@ -465,46 +512,77 @@ pg_session_open(struct sv_db *dbase, const char *plugin_id, const struct sv_sess
 		r = -ENOENT;
 		goto out;
 	}
-	PQclear(res);
-	res = NULL;
-	if ((r = core_query(d->core, "SELECT pg_advisory_lock(hashtext('svrun:role:' || $1))", 1,
-			    params, &res, "cannot lock the plugin role", err, errlen)) < 0)
+	if ((r = log_in(s, d->core, err, errlen)) < 0)
 		goto out;
-	locked = 1;
-	if (random_password(password, sizeof(password)) < 0) {
-		snprintf(err, errlen, "cannot draw a random password");
-		r = -EIO;
-		goto out;
-	}
-	if ((r = set_role_password(d->core, role, password, err, errlen)) < 0)
-		goto out;
-	has_password = 1;
-	if ((r = connect_plugin(s, d->core, role, password, err, errlen)) < 0)
-		goto out;
-	if ((r = remember_fixed(s)) < 0) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
 	*out = &s->base;
 	s = NULL; /* transferred */
 	r = 0;
 out:
-	explicit_bzero(password, sizeof(password));
-	/* Whatever happened, the role cannot log in again until the next launch. */
-	if (has_password && set_role_password(d->core, role, NULL, err2, sizeof(err2)) < 0 &&
-	    r == 0) {
-		snprintf(err, errlen, "%s", err2);
-		pg_session_close(*out);
-		*out = NULL;
-		r = -EIO;
-	}
 	PQclear(res);
-	if (locked)
-		PQclear(PQexecParams(d->core,
-				     "SELECT pg_advisory_unlock(hashtext('svrun:role:' || $1))", 1,
-				     NULL, params, NULL, NULL, 0));
 	pg_session_close(s ? &s->base : NULL);
 	return r;
+}
+
+/*
+ * Connects the plugin again after the server ended its connection (a restart, or
+ * pg_terminate_backend): with its own role and the same settings, as at the start, and
+ * the core connection reset first if it went too. Only a connection libpq reports lost
+ * is replaced; one given up for a setting the plugin changed stays given up. What the
+ * plugin's transaction held went with the old connection: s->tx_lost says so until
+ * it ends it. Returns 0, or -EIO with @err (the next request tries again).
+ */
+static int
+reconnect(struct pg_session *s, char *err, size_t errlen)
+{
+	PGconn *old = s->conn;
+	char why[512];
+
+	if (PQstatus(old) != CONNECTION_BAD || sv_now_ns() < s->next_reconnect_ns)
+		return -EIO;
+	/* The broker waits while it connects: a server that is down is not asked often. */
+	s->next_reconnect_ns = sv_now_ns() + RECONNECT_EVERY_NS;
+	if (PQstatus(s->db->core) != CONNECTION_OK)
+		PQreset(s->db->core);
+	s->conn = NULL;
+	if (PQstatus(s->db->core) != CONNECTION_OK || log_in(s, s->db->core, why, sizeof(why)) < 0) {
+		if (PQstatus(s->db->core) != CONNECTION_OK)
+			sv_pg_message(s->db->core, NULL, why, sizeof(why));
+		sv_session_set_reason(&s->base, "postgresql: the connection was lost and cannot "
+				      "be made again yet: %s", why);
+		snprintf(err, errlen, "the database connection was lost");
+		PQfinish(s->conn);
+		s->conn = old;
+		return -EIO;
+	}
+	PQfinish(old);
+	s->broken = 0;
+	s->after_null = 0;
+	s->tx_lost = s->base.plugin_tx;
+	return 0;
+}
+
+/*
+ * What every request checks first: a lost connection is made again, and a plugin
+ * whose transaction was lost with it hears so until it ends the transaction.
+ */
+static int
+check_usable(struct pg_session *s, char *err, size_t errlen)
+{
+	if (s->broken && reconnect(s, err, errlen) < 0) {
+		if (!s->base.reason[0])
+			sv_session_set_reason(&s->base,
+					      "postgresql: the plugin's connection was lost earlier");
+		snprintf(err, errlen, "the database connection was lost");
+		return -EIO;
+	}
+	if (s->tx_lost) {
+		snprintf(err, errlen, "the connection was lost inside the transaction, and all "
+			 "of it with it: roll it back to go on");
+		sv_session_set_reason(&s->base, "postgresql: request inside a transaction lost "
+				      "with its connection");
+		return -EIO;
+	}
+	return 0;
 }
 
 /* Read by the request path, which cancels a statement still running at the deadline. */
@@ -944,11 +1022,8 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 	int r, started = 0, sent = 0, read_only;
 
 	s->timed_out = 0;
-	if (s->broken) {
-		snprintf(err, errlen, "the database connection was lost");
-		sv_session_set_reason(base, "postgresql: the plugin's connection was lost earlier");
-		return -EIO;
-	}
+	if ((r = check_usable(s, err, errlen)) < 0)
+		return r;
 	if (strlen(sql) > base->lim.sql_bytes || nparams > base->lim.params) {
 		snprintf(err, errlen,
 			 "the statement exceeds the session's limits (%zu bytes, %zu "
@@ -1113,10 +1188,8 @@ pg_pages_open(struct sv_session *base, const char *sql, size_t nparams,
 	int r;
 
 	s->timed_out = 0;
-	if (s->broken) {
-		snprintf(err, errlen, "the database connection was lost");
-		return -EIO;
-	}
+	if ((r = check_usable(s, err, errlen)) < 0)
+		return r;
 	if (strlen(sql) > base->lim.sql_bytes || nparams > base->lim.params) {
 		snprintf(err, errlen, "the statement exceeds the session's limits (%zu bytes, %zu "
 			 "parameters)", base->lim.sql_bytes, base->lim.params);
@@ -1206,11 +1279,21 @@ pg_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
 	PGresult *res;
 	int r = 0;
 
-	if (s->broken) {
-		snprintf(err, errlen, "the database connection was lost");
-		sv_session_set_reason(base, "postgresql: the plugin's connection was lost earlier");
+	/* A transaction whose connection was lost is over, whatever the server does now. */
+	if (s->base.plugin_tx &&
+	    (s->tx_lost || (s->broken && PQstatus(s->conn) == CONNECTION_BAD))) {
+		s->tx_lost = 0;
+		s->base.plugin_tx = 0;
+		if (op == SV_TXN_ROLLBACK)
+			return 0;
+		snprintf(err, errlen, "the connection was lost inside the transaction: nothing "
+			 "of it was committed");
+		sv_session_set_reason(base, "postgresql: commit of a transaction lost with its "
+				      "connection");
 		return -EIO;
 	}
+	if ((r = check_usable(s, err, errlen)) < 0)
+		return r;
 	s->timed_out = 0;
 	res = PQexec(s->conn, sql[op]);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)

@@ -197,22 +197,30 @@ Test(pg, a_transaction_held_open_releases_its_locks_at_the_deadline)
 	it_run_free(&r);
 }
 
-/* Waits for the "cut" run @p: its naps and the next request fail cleanly, it ends well. */
+/*
+ * Waits for the "cut" run @p: the nap in flight fails cleanly, the broker connects the
+ * plugin again, as its own role, and its next request is answered; the run ends well.
+ */
 static void
 assert_cut_cleanly(struct it_proc *p)
 {
 	struct it_run r = it_wait(p, IT_RUN_LIMIT_S);
+	char *who;
 
 	cr_assert_eq(r.status, 0, "the plugin should end normally, not %d:\n%s", r.status, r.err);
 	cr_assert(it_has_log(r.err, "pghostile", "failed[nap]: the database connection was lost"),
 		  "%s", r.err);
-	cr_assert(it_has_log(r.err, "pghostile",
-			     "failed[after-cut]: the database connection was lost"),
-		  "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile", "ok[after-cut]: 1"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "WRONG"), "%s", r.err);
 	it_run_free(&r);
+	/* The new connection was the plugin's own role, and it let no password behind. */
+	who = it_pg_admin_dump("SELECT count(*) FROM pg_authid WHERE rolname = "
+			       "'svc_plugin_pghostile' AND rolpassword IS NULL");
+	cr_assert_str_eq(who, "1\n", "the plugin role kept a password after reconnecting");
+	free(who);
 }
 
-Test(pg, a_connection_cut_by_the_server_fails_cleanly_and_the_broker_carries_on)
+Test(pg, a_connection_cut_by_the_server_fails_cleanly_and_the_broker_connects_again)
 {
 	const char *argv[] = {"--db", it_uri, "--timeout", "20", it_plugin("pghostile"), NULL};
 	struct it_proc p;
@@ -236,7 +244,39 @@ Test(pg, a_connection_cut_by_the_server_fails_cleanly_and_the_broker_carries_on)
 	it_run_free(&r);
 }
 
-Test(pg, a_server_restart_fails_the_requests_in_flight_cleanly_and_the_next_run_works)
+Test(pg, a_transaction_cut_with_its_connection_is_lost_whole_and_said_to_be)
+{
+	const char *argv[] = {"--db", it_uri, "--timeout", "20", it_plugin("pghostile"), NULL};
+	struct it_proc p;
+	struct it_run r;
+	char *cut, *rows;
+
+	prepare();
+	it_set_cfg("pghostile", "mode", "cuttx");
+	it_start(&p, argv, NULL);
+	cr_assert(it_wait_for_text(p.err_path, "ok[nap]", 10000), "the plugin never napped");
+	cut = it_pg_admin_dump("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+			       " WHERE usename = 'svc_plugin_pghostile'");
+	cr_assert_str_eq(cut, "1\n", "expected one plugin connection to cut, not %s", cut);
+	free(cut);
+	r = it_wait(&p, IT_RUN_LIMIT_S);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	/* The positive control: the row was written inside the transaction before the cut. */
+	cr_assert(it_has_log(r.err, "pghostile", "ok[in-tx]: lost"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile", "ok[lost-tx]: the connection was lost inside "
+						 "the transaction"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile", "ok[commit-lost]: the connection was lost "
+						 "inside the transaction: nothing of it was "
+						 "committed"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile", "ok[after-cut]: 1"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "WRONG"), "%s", r.err);
+	it_run_free(&r);
+	rows = it_sql_dump("SELECT count(*) FROM plugin_pghostile_items WHERE note = 'lost'");
+	cr_assert_str_eq(rows, "0\n", "a row of the lost transaction landed");
+	free(rows);
+}
+
+Test(pg, a_server_restart_fails_the_request_in_flight_cleanly_and_the_plugin_goes_on)
 {
 	const char *argv[] = {"--db", it_uri, "--timeout", "30", it_plugin("pghostile"), NULL};
 	const char *cluster = getenv("SVRUN_TEST_PG_DIR");

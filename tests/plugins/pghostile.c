@@ -8,11 +8,13 @@
  * follows, so only the database's own privileges can refuse them. Mode "sleep" turns the statement
  * timeout off and sleeps; mode "hold" keeps a transaction open over a core table's view and then
  * spins: both must end at svrun's deadline. Mode "cut" sleeps in short statements until its
- * connection is cut from outside, then tries once more: both failures must be clean.
+ * connection is cut from outside, then asks again until the broker has reconnected; mode
+ * "cuttx" does so inside a transaction holding a row, which must be lost, and said to be.
  */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <sovereign/plugin.h>
 
@@ -85,6 +87,61 @@ run(sv_ctx *ctx, const char *label, const char *sql, int control)
 	return 1;
 }
 
+/* Pauses a fifth of a second, while a restarting server comes back. */
+static void
+pause_briefly(void)
+{
+	struct timespec t = {0, 200 * 1000 * 1000};
+
+	nanosleep(&t, NULL);
+}
+
+/*
+ * After the connection was cut: asks again until the broker has connected anew (the
+ * server may still be starting), then logs the first answer as "after-cut".
+ */
+static void
+after_cut(sv_ctx *ctx)
+{
+	sv_result *r = NULL;
+
+	for (int i = 0; i < 100 && (r = sv_query(ctx, "SELECT 1", 0, NULL)) == NULL; i++)
+		pause_briefly();
+	if (r == NULL)
+		sv_log(ctx, "failed[after-cut]: %s", sv_errmsg(ctx));
+	else
+		sv_log(ctx, "ok[after-cut]: %s", sv_result_text(r, 0, 0));
+	sv_result_free(r);
+}
+
+/*
+ * After the connection was cut inside a transaction: once connected anew, a statement
+ * must hear that the transaction is lost ("lost-tx") and a commit must fail
+ * ("commit-lost"), each logged as ok[...] or WRONG[...].
+ */
+static void
+after_lost_transaction(sv_ctx *ctx)
+{
+	sv_result *r = NULL;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		if ((r = sv_query(ctx, "SELECT 1", 0, NULL)) != NULL ||
+		    strstr(sv_errmsg(ctx), "inside the transaction"))
+			break;
+		pause_briefly();
+	}
+	if (r == NULL && i < 100)
+		sv_log(ctx, "ok[lost-tx]: %s", sv_errmsg(ctx));
+	else
+		sv_log(ctx, "WRONG[lost-tx]: %s", r ? "the statement ran" : sv_errmsg(ctx));
+	sv_result_free(r);
+	if (sv_commit(ctx) < 0)
+		sv_log(ctx, "ok[commit-lost]: %s", sv_errmsg(ctx));
+	else
+		sv_log(ctx, "WRONG[commit-lost]: the commit succeeded");
+}
+
 /* Burns time until svrun ends the run. */
 static void
 wait_for_the_end(void)
@@ -112,10 +169,16 @@ sv_plugin_main(sv_ctx *ctx)
 		run(ctx, "long-sleep", "SELECT pg_sleep(600)", 0);
 		return 0;
 	}
-	if (strcmp(mode, "cut") == 0) {
+	if (strcmp(mode, "cut") == 0 || strcmp(mode, "cuttx") == 0) {
+		if (strcmp(mode, "cuttx") == 0 && (sv_begin(ctx) < 0 ||
+		    !run(ctx, "in-tx", "INSERT INTO plugin_pghostile_items(note) VALUES "
+				       "('lost') RETURNING note", 1)))
+			return 1;
 		for (i = 0; i < 100 && run(ctx, "nap", "SELECT pg_sleep(0.2)", 1); i++)
 			;
-		run(ctx, "after-cut", "SELECT 1", 1);
+		if (strcmp(mode, "cuttx") == 0)
+			after_lost_transaction(ctx);
+		after_cut(ctx);
 		return 0;
 	}
 	if (strcmp(mode, "hold") == 0) {
