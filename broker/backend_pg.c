@@ -29,10 +29,13 @@
 /* How long the server may take to confirm a cancel before the session is given up. */
 #define CANCEL_GRACE_MS 5000
 
-/* Settings a plugin could change to pass for someone else; checked after each statement. */
+/*
+ * Settings a plugin could change to pass for someone else, or to let a read write (the
+ * session default default_transaction_read_only); checked after each statement.
+ */
 static const char *const fixed_settings[] = {
     "application_name", "session_authorization",       "is_superuser",
-    "client_encoding",	"standard_conforming_strings",
+    "client_encoding",	"standard_conforming_strings", "default_transaction_read_only",
 };
 #define NFIXED (sizeof(fixed_settings) / sizeof(fixed_settings[0]))
 
@@ -358,7 +361,8 @@ connect_plugin(struct pg_session *s, PGconn *core, const char *role, const char 
 	}
 	snprintf(app, sizeof(app), "plugin:%s", s->id);
 	snprintf(options, sizeof(options),
-		 "-c search_path=public -c statement_timeout=%lu -c lock_timeout=%lu "
+		 "-c search_path=public -c default_transaction_read_only=on "
+		 "-c statement_timeout=%lu -c lock_timeout=%lu "
 		 "-c idle_in_transaction_session_timeout=%lu",
 		 s->base.lim.statement_ms, s->base.lim.statement_ms, s->base.lim.idle_tx_ms);
 	keys[n] = "user";
@@ -929,13 +933,14 @@ is_read(const char *sql)
 	return sv_check_kind(sql, reads, sizeof(reads) / sizeof(reads[0]), word, sizeof(word)) == 0;
 }
 
-/* What opens the statement's transaction: see pg_query(). */
+/*
+ * What opens a writing statement's transaction (see pg_query()): READ WRITE said out
+ * loud, since every other transaction of the session is read-only by default.
+ */
 static const char *
-begin_of(const struct pg_session *s, int read_only)
+begin_of(const struct pg_session *s)
 {
-	if (read_only)
-		return "BEGIN READ ONLY";
-	return s->base.plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN";
+	return s->base.plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN READ WRITE";
 }
 
 /* Parameters as libpq sends them: one array each of values, lengths, formats, types. */
@@ -1004,10 +1009,12 @@ to_wire(size_t n, const struct sv_param *p, struct wire *w)
 }
 
 /*
- * One plugin statement. A read outside the plugin's transaction is one round trip:
- * BEGIN READ ONLY, the statement and COMMIT go down as one pipeline, and the server
- * itself refuses any write in it (nextval, lo_create, a write hidden in a function).
- * Anything else is two: BEGIN (or a savepoint inside the plugin's transaction) with the
+ * One plugin statement. A read outside the plugin's transaction is one round trip and
+ * one statement: it runs on its own, in a transaction that is read-only because every
+ * transaction of the session is unless it says otherwise (default_transaction_read_only,
+ * fixed for the session like the identity settings), so the server itself refuses any
+ * write in it (nextval, lo_create, a write hidden in a function). Anything else is two
+ * round trips: BEGIN READ WRITE (or a savepoint inside the plugin's transaction) with the
  * statement, then the broker commits or rolls back, so a statement that fails, overruns
  * or changes a fixed setting leaves nothing behind.
  */
@@ -1051,31 +1058,31 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 	}
 	/* One statement only: the extended protocol refuses "a; b" in the server itself. */
 	read_only = !s->base.plugin_tx && is_read(sql);
-	sent =
-	    PQsendQueryParams(s->conn, begin_of(s, read_only), 0, NULL, NULL, NULL, NULL, 0) == 1 &&
-	    PQsendQueryParams(s->conn, sql, (int)nparams, w.types, w.values, w.lengths, w.formats,
-			      0) == 1 &&
-	    (!read_only ||
-	     PQsendQueryParams(s->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1) &&
-	    PQpipelineSync(s->conn) == 1;
+	sent = (read_only || PQsendQueryParams(s->conn, begin_of(s), 0, NULL, NULL, NULL, NULL,
+					       0) == 1) &&
+	       PQsendQueryParams(s->conn, sql, (int)nparams, w.types, w.values, w.lengths,
+				 w.formats, 0) == 1 &&
+	       PQpipelineSync(s->conn) == 1;
 	free_wire(&w);
 	if (!sent) {
 		r = map_error(s, NULL, err, errlen);
 		goto out;
 	}
-	if ((r = next_result(s, &res)) < 0 ||
-	    (r = (PQresultStatus(res) == PGRES_COMMAND_OK) ? 0 : map_error(s, res, err, errlen)) <
-		0) {
+	if (!read_only) {
+		if ((r = next_result(s, &res)) < 0 ||
+		    (r = (PQresultStatus(res) == PGRES_COMMAND_OK) ? 0
+								   : map_error(s, res, err, errlen)) < 0) {
+			PQclear(res);
+			res = NULL;
+			goto drain;
+		}
+		started = 1;
 		PQclear(res);
 		res = NULL;
-		goto drain;
-	}
-	started = 1;
-	PQclear(res);
-	res = NULL;
-	if (next_result(s, &res) < 0 || res != NULL) {
-		r = map_error(s, res, err, errlen);
-		goto drain;
+		if (next_result(s, &res) < 0 || res != NULL) {
+			r = map_error(s, res, err, errlen);
+			goto drain;
+		}
 	}
 	r = collect(s, out, err, errlen);
 	goto end;
@@ -1273,8 +1280,9 @@ pg_pages_close(struct sv_session *base)
 static int
 pg_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
 {
-	static const char *const sql[] = {
-	    [SV_TXN_BEGIN] = "BEGIN", [SV_TXN_COMMIT] = "COMMIT", [SV_TXN_ROLLBACK] = "ROLLBACK"};
+	static const char *const sql[] = {[SV_TXN_BEGIN] = "BEGIN READ WRITE",
+					  [SV_TXN_COMMIT] = "COMMIT",
+					  [SV_TXN_ROLLBACK] = "ROLLBACK"};
 	struct pg_session *s = (struct pg_session *)base;
 	PGresult *res;
 	int r = 0;

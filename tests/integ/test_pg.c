@@ -116,6 +116,12 @@ Test(pg, hostile_sql_is_refused_by_the_database_and_nothing_changes)
 			     "refused[app-name]: not permitted: changing "
 			     "application_name"),
 		  "%s", r.err);
+	/* A read cannot make reads writers: the flip is refused, and reads after it stay so. */
+	cr_assert(it_has_log(r.err, "pghostile",
+			     "refused[read-only-off]: not permitted: changing "
+			     "default_transaction_read_only"),
+		  "%s", r.err);
+	cr_assert(it_has_log(r.err, "pghostile", "ok[read-only]: on"), "%s", r.err);
 	cr_assert(it_has_log(r.err, "pghostile",
 			     "refused[multi-statement]: cannot insert "
 			     "multiple commands"),

@@ -44,6 +44,7 @@ static const struct {
     {"create-table-public", HIDDEN "CREATE TABLE public.evil(x int)"},
     {"create-temp-table", HIDDEN "CREATE TEMP TABLE v_plugin_users(id int)"},
     {"app-name", "SELECT set_config('application_name', 'core', false)"},
+    {"read-only-off", "SELECT set_config('default_transaction_read_only', 'off', false)"},
     {"multi-statement", "SELECT 1; DELETE FROM plugin_pghostile_items"},
     {"other-plugin-read", "SELECT v FROM plugin_other_secrets"},
     {"other-plugin-write", "INSERT INTO plugin_other_secrets(v) VALUES ('pwned')"},
@@ -66,6 +67,7 @@ static const struct {
     {"harmless-setting", "SELECT set_config('work_mem', '8MB', false)"},
     {"identity", "SELECT current_setting('application_name') || '|' || session_user || '|' ||"
 		 " current_user"},
+    {"read-only", "SELECT current_setting('transaction_read_only')"},
 };
 
 /* Runs one statement; logs it under @label as a control (@control) or an attack. */
