@@ -226,21 +226,29 @@ assert_cut_cleanly(struct it_proc *p)
 	free(who);
 }
 
-Test(pg, a_connection_cut_by_the_server_fails_cleanly_and_the_broker_connects_again)
+/* Starts pghostile in @mode and, once it naps, has the server end its one connection. */
+static void
+start_and_cut(struct it_proc *p, const char *mode)
 {
 	const char *argv[] = {"--db", it_uri, "--timeout", "20", it_plugin("pghostile"), NULL};
-	struct it_proc p;
-	struct it_run r;
 	char *cut;
 
 	prepare();
-	it_set_cfg("pghostile", "mode", "cut");
-	it_start(&p, argv, NULL);
-	cr_assert(it_wait_for_text(p.err_path, "ok[nap]", 10000), "the plugin never napped");
+	it_set_cfg("pghostile", "mode", mode);
+	it_start(p, argv, NULL);
+	cr_assert(it_wait_for_text(p->err_path, "ok[nap]", 10000), "the plugin never napped");
 	cut = it_pg_admin_dump("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
 			       " WHERE usename = 'svc_plugin_pghostile'");
 	cr_assert_str_eq(cut, "1\n", "expected one plugin connection to cut, not %s", cut);
 	free(cut);
+}
+
+Test(pg, a_connection_cut_by_the_server_fails_cleanly_and_the_broker_connects_again)
+{
+	struct it_proc p;
+	struct it_run r;
+
+	start_and_cut(&p, "cut");
 	assert_cut_cleanly(&p);
 	/* Control: the next launch connects afresh and works. */
 	it_set_cfg("pghostile", "mode", "statements");
@@ -252,19 +260,11 @@ Test(pg, a_connection_cut_by_the_server_fails_cleanly_and_the_broker_connects_ag
 
 Test(pg, a_transaction_cut_with_its_connection_is_lost_whole_and_said_to_be)
 {
-	const char *argv[] = {"--db", it_uri, "--timeout", "20", it_plugin("pghostile"), NULL};
 	struct it_proc p;
 	struct it_run r;
-	char *cut, *rows;
+	char *rows;
 
-	prepare();
-	it_set_cfg("pghostile", "mode", "cuttx");
-	it_start(&p, argv, NULL);
-	cr_assert(it_wait_for_text(p.err_path, "ok[nap]", 10000), "the plugin never napped");
-	cut = it_pg_admin_dump("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-			       " WHERE usename = 'svc_plugin_pghostile'");
-	cr_assert_str_eq(cut, "1\n", "expected one plugin connection to cut, not %s", cut);
-	free(cut);
+	start_and_cut(&p, "cuttx");
 	r = it_wait(&p, IT_RUN_LIMIT_S);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	/* The positive control: the row was written inside the transaction before the cut. */
