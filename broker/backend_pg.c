@@ -1013,7 +1013,7 @@ to_wire(size_t n, const struct sv_param *p, struct wire *w)
  * one statement: it runs on its own, in a transaction that is read-only because every
  * transaction of the session is unless it says otherwise (default_transaction_read_only,
  * fixed for the session like the identity settings), so the server itself refuses any
- * write in it (nextval, lo_create, a write hidden in a function). Anything else is two
+ * write in it (nextval, a write hidden in a function). Anything else is two
  * round trips: BEGIN READ WRITE (or a savepoint inside the plugin's transaction) with the
  * statement, then the broker commits or rolls back, so a statement that fails, overruns
  * or changes a fixed setting leaves nothing behind.
