@@ -686,7 +686,8 @@ drained(const struct state *st, uint64_t now)
 {
 	if (!st->exited)
 		return 0;
-	if (st->chan_eof && st->child->out < 0 && st->child->err < 0)
+	/* Requests read before the end (a cancel poll may read up to it) are served first. */
+	if (st->chan_eof && !st->backlog && st->child->out < 0 && st->child->err < 0)
 		return 1;
 	/* Exited, but a pipe stays open past the linger: nothing more is coming. */
 	return now >= st->linger_until;
@@ -902,7 +903,7 @@ sv_supervise(size_t n, sv_start_fn *start, void *arg, struct sv_child *c,
 		for (i = 0; i < started; i++) {
 			if (sts[i].finished)
 				continue;
-			if (sts[i].backlog && !sts[i].stalled && !sts[i].chan_eof)
+			if (sts[i].backlog && !sts[i].stalled)
 				serve_backlog(&sts[i]);
 			busy |= sts[i].busy;
 			sts[i].busy = 0;
