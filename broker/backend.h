@@ -133,8 +133,12 @@ int sv_rows_add_name(struct sv_rows_builder *b, const char *name);
 int sv_rows_add_row(struct sv_rows_builder *b, const char *const *texts, const size_t *lens,
 		    const unsigned char *types);
 
-/* How often, at most, a running statement asks whether the plugin cancelled it. */
-#define SV_CANCEL_POLL_NS 1000000ull
+/*
+ * How often, at most, a running statement asks whether the plugin cancelled it: the
+ * runner also serves the other plugins then, so this is what they may wait at most
+ * while a long statement runs, besides their own work.
+ */
+#define SV_CANCEL_POLL_NS 100000ull
 
 /*
  * Whether the plugin cancelled the request @s runs, for a backend to call while its

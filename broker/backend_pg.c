@@ -614,8 +614,8 @@ cancel(struct pg_session *s)
  * longer than the cancel poll when the plugin may cancel (the server's socket says
  * nothing of the plugin's channel).
  */
-static int
-wait_ms(const struct pg_session *s, uint64_t now)
+static struct timespec
+wait_for(const struct pg_session *s, uint64_t now)
 {
 	uint64_t ns = CANCEL_GRACE_MS * 1000000ull;
 
@@ -623,7 +623,8 @@ wait_ms(const struct pg_session *s, uint64_t now)
 		ns = s->deadline_ns - now;
 	if (s->base.cancel && ns > SV_CANCEL_POLL_NS)
 		ns = SV_CANCEL_POLL_NS;
-	return (int)(ns / 1000000u) + 1;
+	return (struct timespec){.tv_sec = (time_t)(ns / 1000000000u),
+				 .tv_nsec = (long)(ns % 1000000000u)};
 }
 
 /*
@@ -636,6 +637,7 @@ static int
 next_result(struct pg_session *s, PGresult **res)
 {
 	struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN};
+	struct timespec wait;
 	uint64_t now;
 	int stopping;
 
@@ -650,7 +652,9 @@ next_result(struct pg_session *s, PGresult **res)
 				continue;
 			}
 		}
-		if (poll(&pfd, 1, stopping ? CANCEL_GRACE_MS : wait_ms(s, now)) == 0 && stopping) {
+		wait = stopping ? (struct timespec){.tv_sec = CANCEL_GRACE_MS / 1000}
+				: wait_for(s, now);
+		if (ppoll(&pfd, 1, &wait, NULL) == 0 && stopping) {
 			s->broken = 1;
 			return -EIO;
 		}

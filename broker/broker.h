@@ -89,9 +89,10 @@ void sv_session_close(struct sv_session *s);
 void sv_session_set_deadline(struct sv_session *s, uint64_t deadline_ns);
 
 /*
- * Has @s call @cancelled(@arg) while a statement of it runs, at most once a millisecond:
- * when it returns non-zero the statement is interrupted, changes nothing, and fails
- * with -ECANCELED. @cancelled NULL: never asked.
+ * Has @s call @cancelled(@arg) while a statement of it runs, every 100 µs at most: when
+ * it returns non-zero the statement is interrupted, changes nothing, and fails with
+ * -ECANCELED. Meanwhile the callback may run statements of other sessions, never of
+ * @s. @cancelled NULL: never asked.
  */
 void sv_session_set_cancel(struct sv_session *s, int (*cancelled)(void *arg), void *arg);
 

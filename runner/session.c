@@ -11,8 +11,9 @@
  *
  * No plugin can hold the loop: a turn serves at most FRAMES_PER_TURN of its requests
  * (the rest wait their next turn, and nothing more is read from it meanwhile), answers
- * are written without blocking, and a plugin that does not read its answers is not
- * served again until it has.
+ * are written without blocking, a plugin that does not read its answers is not served
+ * again until it has, and while one plugin's statement runs long, the loop turns from
+ * inside it every SV_CANCEL_POLL_NS (while_running), serving everyone else.
  */
 #include <errno.h>
 #include <linux/seccomp.h>
@@ -62,8 +63,11 @@ struct stream {
 	size_t dropped;
 };
 
+struct loop;
+
 /* One supervised plugin. */
 struct state {
+	struct loop *loop;
 	const struct sv_supervision *sup;
 	struct sv_child *child;
 	int epfd;
@@ -78,6 +82,7 @@ struct state {
 	int backlog;		/* whole requests wait past this turn's budget */
 	int stalled;		/* answers wait for the plugin to read them */
 	int busy;		/* this wake-up served a request: the next one may be close */
+	int running;		/* one of its requests runs: its channel, framer, peer are in use */
 	int exited;		/* reaped; si and ru say how */
 	uint64_t linger_until;
 	int finished;
@@ -86,6 +91,24 @@ struct state {
 	siginfo_t si;
 	struct rusage ru;
 	struct stream out, err;
+};
+
+/*
+ * Everything the loop holds, so that a turn of it can also run inside a plugin's long
+ * statement (see while_running) and serve the others meanwhile.
+ */
+struct loop {
+	struct state *sts;
+	size_t n;		/* plugins to run; fewer once told to stop */
+	size_t started;
+	size_t live;		/* started and not finished */
+	int *statuses;
+	int *signo;
+	int epfd;
+	int sigfd;
+	struct sv_spin spin;
+	int busy;		/* the last turn served a request */
+	int depth;		/* turns running inside statements, at the moment */
 };
 
 /* Makes epoll watch @fd in @slot for @events (0 or @fd -1: not at all). */
@@ -317,8 +340,10 @@ serve_frames(struct state *st, char *why, size_t len)
 			sv_session_batch(st->peer.session, 1);
 		}
 		was_hello = st->peer.hello_seen;
-		if ((r = sv_dispatch_frame(&st->peer, payload, plen, why, len)) < 0 &&
-		    !nobody_reads(st, r)) {
+		st->running = 1;
+		r = sv_dispatch_frame(&st->peer, payload, plen, why, len);
+		st->running = 0;
+		if (r < 0 && !nobody_reads(st, r)) {
 			if (r != -EPROTO && r != -EIO)
 				snprintf(why, len, "cannot answer: %s", strerror(-r));
 			if (r != -EIO)
@@ -455,22 +480,40 @@ violation:
 	halt(st, r, why);
 }
 
+static void run_turn(struct loop *l, int timeout_ms);
+
+/*
+ * Nested turns at most, so the stack stays bounded: past this many statements running
+ * at once, one more waits for its turn like any request.
+ */
+#define NESTED_TURNS_MAX 16
+
 /*
  * The session's question while one of this plugin's statements runs (at most once a
  * millisecond): did it cancel it? Reads what has come on the channel since, within
  * CANCEL_LOOKAHEAD bytes held (a plugin cannot make the broker buffer more by sending
  * while it waits), and looks for a Cancel among the frames not yet served. A read that
  * fails here is left for the loop, which meets it again and ends the plugin.
+ * Meanwhile it runs one turn of the loop without waiting, so the other plugins are
+ * served, their deadlines kept and their output relayed while this statement runs:
+ * a plugin whose statement is running (this one, and any the turn is nested in) is
+ * left alone until it returns.
  */
 static int
-poll_cancel(void *arg)
+while_running(void *arg)
 {
 	struct state *st = arg;
+	struct loop *l = st->loop;
 	char why[512];
 	size_t room;
 
 	if (!st->chan_eof && sv_framer_pending(&st->framer) < CANCEL_LOOKAHEAD)
 		receive(st, &room, why, sizeof(why));
+	if (l->depth < NESTED_TURNS_MAX) {
+		l->depth++;
+		run_turn(l, 0);
+		l->depth--;
+	}
 	return sv_peer_cancelled(&st->peer, &st->framer);
 }
 
@@ -597,7 +640,7 @@ start_watch(struct state *st, size_t index, int epfd, struct sv_child *c,
 	st->peer.trace = sup->trace;
 	st->peer.audit = sup->audit;
 	st->peer.log_max = sup->output_max;
-	sv_session_set_cancel(sup->session, poll_cancel, st);
+	sv_session_set_cancel(sup->session, while_running, st);
 	sv_framer_init(&st->framer);
 	st->framer.max = sup->frame_max;
 	st->out = (struct stream){.fd = &c->out, .slot = SLOT_OUT, .to = STDOUT_FILENO,
@@ -644,7 +687,7 @@ reap(struct state *st)
 	st->child->pid = -1;
 	st->linger_until = sv_now_ns() + LINGER_NS;
 	/* Once it is gone, whatever is left in the channel is all there will be. */
-	if (!st->chan_eof)
+	if (!st->chan_eof && !st->running)
 		read_channel(st);
 }
 
@@ -654,6 +697,9 @@ handle(struct state *st, enum slot slot, uint32_t events)
 {
 	switch (slot) {
 	case SLOT_CHAN:
+		/* Its statement runs further up: the channel is that frame's until it returns. */
+		if (st->running)
+			break;
 		if (st->stalled)
 			serve_backlog(st);
 		else
@@ -827,15 +873,18 @@ stop_signals(sigset_t *set)
 
 /* Starts plugin @i with @start and begins to watch it; a failed start is its end. */
 static void
-admit(struct state *st, size_t i, int epfd, sv_start_fn *start, void *arg,
-      struct sv_child *c, struct sv_supervision *s, int *status)
+admit(struct loop *l, size_t i, sv_start_fn *start, void *arg, struct sv_child *c,
+      struct sv_supervision *s)
 {
+	struct state *st = &l->sts[i];
+
 	if (start(i, &c[i], &s[i], arg) < 0) {
 		st->finished = 1;
-		*status = SV_EXIT_FAILURE;
+		l->statuses[i] = SV_EXIT_FAILURE;
 		return;
 	}
-	start_watch(st, i, epfd, &c[i], &s[i]);
+	st->loop = l;
+	start_watch(st, i, l->epfd, &c[i], &s[i]);
 	sync_watch(st);
 	/* Unrecorded, it is not served: the trail must show every plugin that ran. */
 	if (s[i].audit && sv_audit_event(s[i].audit, s[i].id, "start", "\"timeout_s\":%lu",
@@ -843,86 +892,102 @@ admit(struct state *st, size_t i, int epfd, sv_start_fn *start, void *arg,
 		halt(st, -EIO, "the audit trail cannot be written");
 }
 
+/*
+ * One turn of the loop: waits up to @timeout_ms for events (0 inside a statement),
+ * stops whoever passed a deadline, handles the events, serves what waits, and finishes
+ * the plugins that are done. Plugins with a statement running are left as they are.
+ */
+static void
+run_turn(struct loop *l, int timeout_ms)
+{
+	struct epoll_event ev[EVENTS_PER_WAIT];
+	struct state *st;
+	uint64_t now, data;
+	size_t i;
+	int k, m;
+
+	k = wait_for_events(l->epfd, ev, l->depth == 0 && l->busy, &l->spin, timeout_ms);
+	if (k < 0 && errno != EINTR) {
+		sv_warn("the broker's event loop failed: %s", strerror(errno));
+		stop_all(l->sts, l->started, SIGTERM);
+		k = 0;
+	}
+	now = sv_now_ns();
+	if (l->depth == 0)
+		l->busy = 0;
+	for (i = 0; i < l->started; i++)
+		check_deadline(&l->sts[i], now);
+	for (m = 0; m < k; m++) {
+		data = ev[m].data.u64;
+		if (data == SIGNAL_EVENT) {
+			if (*l->signo == 0 && (*l->signo = read_signal(l->sigfd)) != 0)
+				stop_all(l->sts, l->started, *l->signo);
+			else
+				read_signal(l->sigfd);
+			continue;
+		}
+		if (data / NSLOTS < l->started && !l->sts[data / NSLOTS].finished)
+			handle(&l->sts[data / NSLOTS], (enum slot)(data % NSLOTS), ev[m].events);
+	}
+	now = sv_now_ns();
+	for (i = 0; i < l->started; i++) {
+		st = &l->sts[i];
+		if (st->finished || st->running)
+			continue;
+		if (st->backlog && !st->stalled)
+			serve_backlog(st);
+		l->busy |= st->busy;
+		st->busy = 0;
+		if (drained(st, now)) {
+			l->statuses[i] = finish(st);
+			l->live--;
+		} else {
+			sync_watch(st);
+		}
+	}
+}
+
 int
 sv_supervise(size_t n, sv_start_fn *start, void *arg, struct sv_child *c,
 	     struct sv_supervision *s, int *statuses, int *signo)
 {
-	struct epoll_event ev[EVENTS_PER_WAIT];
-	struct sv_spin spin = {.on = sv_spin_pays()};
-	struct state *sts = NULL;
+	struct loop l = {.n = n, .statuses = statuses, .signo = signo, .epfd = -1, .sigfd = -1,
+			 .spin = {.on = sv_spin_pays()}};
 	sigset_t set, old;
-	size_t live = 0, started = 0, i;
-	int epfd = -1, sigfd = -1, busy = 0, r = -1, k, m;
-	uint64_t now, data;
+	int r = -1;
 
 	*signo = 0;
-	for (i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		statuses[i] = SV_EXIT_FAILURE;
 	stop_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, &old);
-	if ((sts = calloc(n, sizeof(*sts))) == NULL ||
-	    (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-	    (sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
-	    epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd,
+	if ((l.sts = calloc(n, sizeof(*l.sts))) == NULL ||
+	    (l.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    (l.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+	    epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.sigfd,
 		      &(struct epoll_event){.events = EPOLLIN, .data.u64 = SIGNAL_EVENT}) < 0) {
 		sv_warn("cannot set up the broker's event loop: %s", strerror(errno));
 		goto out;
 	}
-	while (started < n || live > 0) {
+	while (l.started < l.n || l.live > 0) {
 		/* One start per turn: the handshakes of those already started are read meanwhile. */
-		if (started < n && *signo == 0) {
-			admit(&sts[started], started, epfd, start, arg, c, s, &statuses[started]);
-			live += !sts[started].finished;
-			started++;
+		if (l.started < l.n && *signo == 0) {
+			admit(&l, l.started, start, arg, c, s);
+			l.live += !l.sts[l.started].finished;
+			l.started++;
 		}
-		now = sv_now_ns();
-		k = wait_for_events(epfd, ev, busy, &spin,
-				    started < n && *signo == 0 ? 0 : next_timeout(sts, started, now));
-		if (k < 0 && errno != EINTR) {
-			sv_warn("the broker's event loop failed: %s", strerror(errno));
-			stop_all(sts, started, SIGTERM);
-			k = 0;
-		}
-		now = sv_now_ns();
-		busy = 0;
-		for (i = 0; i < started; i++)
-			check_deadline(&sts[i], now);
-		for (m = 0; m < k; m++) {
-			data = ev[m].data.u64;
-			if (data == SIGNAL_EVENT) {
-				if (*signo == 0 && (*signo = read_signal(sigfd)) != 0)
-					stop_all(sts, started, *signo);
-				else
-					read_signal(sigfd);
-				continue;
-			}
-			if (data / NSLOTS < started && !sts[data / NSLOTS].finished)
-				handle(&sts[data / NSLOTS], (enum slot)(data % NSLOTS), ev[m].events);
-		}
-		now = sv_now_ns();
-		for (i = 0; i < started; i++) {
-			if (sts[i].finished)
-				continue;
-			if (sts[i].backlog && !sts[i].stalled)
-				serve_backlog(&sts[i]);
-			busy |= sts[i].busy;
-			sts[i].busy = 0;
-			if (drained(&sts[i], now)) {
-				statuses[i] = finish(&sts[i]);
-				live--;
-			} else {
-				sync_watch(&sts[i]);
-			}
-		}
+		run_turn(&l, l.started < l.n && *signo == 0
+				 ? 0
+				 : next_timeout(l.sts, l.started, sv_now_ns()));
 		/* Told to stop before all were started: the rest never start. */
 		if (*signo != 0)
-			n = started;
+			l.n = l.started;
 	}
 	r = 0;
 out:
-	free(sts);
-	sv_closep(&sigfd);
-	sv_closep(&epfd);
+	free(l.sts);
+	sv_closep(&l.sigfd);
+	sv_closep(&l.epfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;
 }

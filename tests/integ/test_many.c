@@ -95,6 +95,31 @@ Test(many, a_flood_and_a_plugin_that_never_reads_do_not_starve_the_others)
 	it_run_free(&r);
 }
 
+Test(many, a_statement_that_runs_until_the_deadline_does_not_stop_the_others)
+{
+	const char *done, *slow_killed;
+	char want[64];
+	struct it_run r;
+
+	it_init_db();
+	/* steadylate starts its requests once slowpoke's statement is surely running. */
+	r = it_svrun((const char *const[]){"--db", it_uri, "--timeout", "5", plugin("slowpoke"),
+					   plugin("steadylate"), NULL},
+		     NULL);
+	cr_assert(it_has_log(r.err, "slowpoke", "slow statement started"), "%s", r.err);
+	snprintf(want, sizeof(want), "done %d requests, 0 wrong", 2000);
+	cr_assert(it_has_log(r.err, "steadylate", want), "%s", r.err);
+	cr_assert(has_summary(r.err, "steadylate", 0, "exited with status 0"), "%s", r.err);
+	cr_assert(has_summary(r.err, "slowpoke", 129, "killed: deadline or CPU limit"), "%s",
+		  r.err);
+	/* Served while the statement ran, not after the deadline ended it. */
+	done = strstr(r.err, "[steadylate] done");
+	slow_killed = strstr(r.err, "plugin 'slowpoke' killed: deadline");
+	cr_assert(done && slow_killed && done < slow_killed,
+		  "steadylate was served only after slowpoke's deadline:\n%s", r.err);
+	it_run_free(&r);
+}
+
 /* The pids of the processes whose parent is @parent. */
 static size_t
 children_of(pid_t parent, pid_t *out, size_t max)

@@ -179,6 +179,27 @@ Test(pg, a_statement_with_its_timeout_turned_off_ends_at_the_deadline)
 	it_run_free(&r);
 }
 
+Test(pg, a_statement_sleeping_until_the_deadline_does_not_stop_another_plugin)
+{
+	const char *done, *sleeper_killed;
+	struct it_run r;
+
+	prepare();
+	it_install("steadylate");
+	it_set_cfg("pghostile", "mode", "sleep");
+	r = it_svrun((const char *const[]){"--db", it_uri, "--timeout", "5",
+					   it_plugin("pghostile"), it_plugin("steadylate"), NULL},
+		     NULL);
+	cr_assert(it_has_log(r.err, "pghostile", "ok[timeout-off]"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "steadylate", "done 2000 requests, 0 wrong"), "%s", r.err);
+	/* Served while the other's statement slept, not after its deadline ended it. */
+	done = strstr(r.err, "[steadylate] done");
+	sleeper_killed = strstr(r.err, "plugin 'pghostile' killed: deadline");
+	cr_assert(done && sleeper_killed && done < sleeper_killed,
+		  "steadylate was served only after pghostile's deadline:\n%s", r.err);
+	it_run_free(&r);
+}
+
 Test(pg, a_transaction_held_open_releases_its_locks_at_the_deadline)
 {
 	const char *argv[] = {"--db", it_uri, "--timeout", "3", it_plugin("pghostile"), NULL};

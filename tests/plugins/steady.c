@@ -3,10 +3,12 @@
  * content: "SELECT $1" with "<token>:<i>", where the token is random per run, so an
  * answer meant for another plugin, or for another request, is caught. Every hundredth
  * request also reads v_plugin_users. Logs "done N requests, W wrong" and returns W != 0.
+ * Built as steadylate too, which waits STEADY_DELAY_MS before its first request.
  */
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include <sovereign/plugin.h>
 
@@ -48,6 +50,10 @@ sv_plugin_main(sv_ctx *ctx)
 
 	if (getrandom(&token, sizeof(token), 0) != (ssize_t)sizeof(token))
 		return 2;
+#ifdef STEADY_DELAY_MS
+	/* Started late on purpose: another plugin's statement is running by then. */
+	nanosleep(&(struct timespec){0, STEADY_DELAY_MS * 1000000L}, NULL);
+#endif
 	for (i = 0; i < STEADY_REQUESTS; i++)
 		wrong += !right(ctx, token, i);
 	sv_log(ctx, "done %d requests, %d wrong", STEADY_REQUESTS, wrong);
