@@ -109,6 +109,10 @@ struct loop {
 	struct sv_spin spin;
 	int busy;		/* the last turn served a request */
 	int depth;		/* turns running inside statements, at the moment */
+	sv_start_fn *start;	/* how plugin i is started, with start_arg */
+	void *start_arg;
+	struct sv_child *children;
+	struct sv_supervision *sups;
 };
 
 /* Makes epoll watch @fd in @slot for @events (0 or @fd -1: not at all). */
@@ -480,7 +484,7 @@ violation:
 	halt(st, r, why);
 }
 
-static void run_turn(struct loop *l, int timeout_ms);
+static void run_turn(struct loop *l, int may_sleep);
 
 /*
  * Nested turns at most, so the stack stays bounded: past this many statements running
@@ -871,41 +875,52 @@ stop_signals(sigset_t *set)
 	sigaddset(set, SIGHUP);
 }
 
-/* Starts plugin @i with @start and begins to watch it; a failed start is its end. */
+/*
+ * Starts the next plugin and begins to watch it; a failed start is its end. One start
+ * per turn, inside a long statement too: the handshakes of those already started are
+ * read meanwhile, and no plugin waits to start for another's statement.
+ */
 static void
-admit(struct loop *l, size_t i, sv_start_fn *start, void *arg, struct sv_child *c,
-      struct sv_supervision *s)
+admit_next(struct loop *l)
 {
+	size_t i = l->started++;
 	struct state *st = &l->sts[i];
+	struct sv_supervision *s = &l->sups[i];
 
-	if (start(i, &c[i], &s[i], arg) < 0) {
+	if (l->start(i, &l->children[i], s, l->start_arg) < 0) {
 		st->finished = 1;
 		l->statuses[i] = SV_EXIT_FAILURE;
 		return;
 	}
+	l->live++;
 	st->loop = l;
-	start_watch(st, i, l->epfd, &c[i], &s[i]);
+	start_watch(st, i, l->epfd, &l->children[i], s);
 	sync_watch(st);
 	/* Unrecorded, it is not served: the trail must show every plugin that ran. */
-	if (s[i].audit && sv_audit_event(s[i].audit, s[i].id, "start", "\"timeout_s\":%lu",
-					 s[i].timeout) < 0)
+	if (s->audit && sv_audit_event(s->audit, s->id, "start", "\"timeout_s\":%lu",
+				       s->timeout) < 0)
 		halt(st, -EIO, "the audit trail cannot be written");
 }
 
 /*
- * One turn of the loop: waits up to @timeout_ms for events (0 inside a statement),
- * stops whoever passed a deadline, handles the events, serves what waits, and finishes
- * the plugins that are done. Plugins with a statement running are left as they are.
+ * One turn of the loop: starts the next plugin, waits for events (until the next
+ * deadline with @may_sleep and nothing left to start, else not at all), stops whoever
+ * passed a deadline, handles the events, serves what waits, and finishes the plugins
+ * that are done. Plugins with a statement running are left as they are.
  */
 static void
-run_turn(struct loop *l, int timeout_ms)
+run_turn(struct loop *l, int may_sleep)
 {
 	struct epoll_event ev[EVENTS_PER_WAIT];
 	struct state *st;
 	uint64_t now, data;
 	size_t i;
-	int k, m;
+	int k, m, timeout_ms = 0;
 
+	if (l->started < l->n && *l->signo == 0)
+		admit_next(l);
+	if (may_sleep && (l->started == l->n || *l->signo != 0))
+		timeout_ms = next_timeout(l->sts, l->started, sv_now_ns());
 	k = wait_for_events(l->epfd, ev, l->depth == 0 && l->busy, &l->spin, timeout_ms);
 	if (k < 0 && errno != EINTR) {
 		sv_warn("the broker's event loop failed: %s", strerror(errno));
@@ -952,7 +967,8 @@ sv_supervise(size_t n, sv_start_fn *start, void *arg, struct sv_child *c,
 	     struct sv_supervision *s, int *statuses, int *signo)
 {
 	struct loop l = {.n = n, .statuses = statuses, .signo = signo, .epfd = -1, .sigfd = -1,
-			 .spin = {.on = sv_spin_pays()}};
+			 .spin = {.on = sv_spin_pays()}, .start = start, .start_arg = arg,
+			 .children = c, .sups = s};
 	sigset_t set, old;
 	int r = -1;
 
@@ -970,15 +986,7 @@ sv_supervise(size_t n, sv_start_fn *start, void *arg, struct sv_child *c,
 		goto out;
 	}
 	while (l.started < l.n || l.live > 0) {
-		/* One start per turn: the handshakes of those already started are read meanwhile. */
-		if (l.started < l.n && *signo == 0) {
-			admit(&l, l.started, start, arg, c, s);
-			l.live += !l.sts[l.started].finished;
-			l.started++;
-		}
-		run_turn(&l, l.started < l.n && *signo == 0
-				 ? 0
-				 : next_timeout(l.sts, l.started, sv_now_ns()));
+		run_turn(&l, 1);
 		/* Told to stop before all were started: the rest never start. */
 		if (*signo != 0)
 			l.n = l.started;

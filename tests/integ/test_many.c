@@ -102,14 +102,22 @@ Test(many, a_statement_that_runs_until_the_deadline_does_not_stop_the_others)
 	struct it_run r;
 
 	it_init_db();
-	/* steadylate starts its requests once slowpoke's statement is surely running. */
+	/*
+	 * steadylate starts its requests once slowpoke's statement is surely running, and the
+	 * plugins before it are still being started then: starting goes on meanwhile too.
+	 */
 	r = it_svrun((const char *const[]){"--db", it_uri, "--timeout", "5", plugin("slowpoke"),
+					   plugin("benign"), plugin("hello"), plugin("steady"),
 					   plugin("steadylate"), NULL},
 		     NULL);
 	cr_assert(it_has_log(r.err, "slowpoke", "slow statement started"), "%s", r.err);
 	snprintf(want, sizeof(want), "done %d requests, 0 wrong", 2000);
 	cr_assert(it_has_log(r.err, "steadylate", want), "%s", r.err);
+	cr_assert(it_has_log(r.err, "steady", want), "%s", r.err);
 	cr_assert(has_summary(r.err, "steadylate", 0, "exited with status 0"), "%s", r.err);
+	cr_assert(has_summary(r.err, "steady", 0, "exited with status 0"), "%s", r.err);
+	cr_assert(has_summary(r.err, "benign", 0, "exited with status 0"), "%s", r.err);
+	cr_assert(has_summary(r.err, "hello", 0, "exited with status 0"), "%s", r.err);
 	cr_assert(has_summary(r.err, "slowpoke", 129, "killed: deadline or CPU limit"), "%s",
 		  r.err);
 	/* Served while the statement ran, not after the deadline ended it. */
