@@ -207,7 +207,7 @@ sv_session_poll_cancel(struct sv_session *s)
 
 /*
  * Starts a request, or the next page of one, on @s: nothing cancelled yet, and the next
- * poll for a cancel a millisecond away at the soonest, so quick requests never poll.
+ * poll for a cancel SV_CANCEL_POLL_NS away at the soonest, so quick requests never poll.
  */
 static void
 begin_cancel_window(struct sv_session *s)

@@ -13,7 +13,7 @@
  * (the rest wait their next turn, and nothing more is read from it meanwhile), answers
  * are written without blocking, a plugin that does not read its answers is not served
  * again until it has, and while one plugin's statement runs long, the loop turns from
- * inside it every SV_CANCEL_POLL_NS (while_running), serving everyone else.
+ * inside it every 100 µs (while_running), serving everyone else.
  */
 #include <errno.h>
 #include <linux/seccomp.h>
@@ -493,8 +493,8 @@ static void run_turn(struct loop *l, int may_sleep);
 #define NESTED_TURNS_MAX 16
 
 /*
- * The session's question while one of this plugin's statements runs (at most once a
- * millisecond): did it cancel it? Reads what has come on the channel since, within
+ * The session's question while one of this plugin's statements runs (every 100 µs at
+ * most): did it cancel it? Reads what has come on the channel since, within
  * CANCEL_LOOKAHEAD bytes held (a plugin cannot make the broker buffer more by sending
  * while it waits), and looks for a Cancel among the frames not yet served. A read that
  * fails here is left for the loop, which meets it again and ends the plugin.
