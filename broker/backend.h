@@ -147,6 +147,12 @@ int sv_rows_add_row(struct sv_rows_builder *b, const char *const *texts, const s
  */
 int sv_session_poll_cancel(struct sv_session *s);
 
+/*
+ * Whether a statement runs now inside another's cancel callback, with that one
+ * suspended up the stack: a lock the suspended one holds cannot be released meanwhile.
+ */
+int sv_session_nested(void);
+
 /* Formats the operator's reason for the last failure of @s. */
 void sv_session_set_reason(struct sv_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -30,6 +30,7 @@
 
 /* How long a statement waits for another connection's lock before failing. */
 #define BUSY_TIMEOUT_MS 2000
+#define BUSY_STEP_MS 2
 /* Virtual machine steps between two looks at the clock. */
 #define PROGRESS_STEPS 1000
 /* Compiled statements kept per plugin; the least recently used one makes room. */
@@ -197,6 +198,22 @@ progress(void *arg)
 	return sv_session_poll_cancel(&s->base);
 }
 
+/*
+ * The busy handler of a plugin's connection: waits for a lock another connection holds,
+ * in BUSY_STEP_MS steps up to BUSY_TIMEOUT_MS, then lets the statement fail as busy. Not
+ * at all inside another statement's turn (sv_session_nested()): the lock may be that
+ * statement's, which cannot go on while this one waits, and every plugin would wait too.
+ */
+static int
+wait_busy(void *arg, int count)
+{
+	(void)arg;
+	if (sv_session_nested() || count >= BUSY_TIMEOUT_MS / BUSY_STEP_MS)
+		return 0;
+	sqlite3_sleep(BUSY_STEP_MS);
+	return 1;
+}
+
 /* sqlite3_limit() takes an int. */
 static int
 clamp(size_t v)
@@ -239,7 +256,7 @@ harden(sqlite3 *db, const struct sv_session_limits *lim)
 	sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, clamp(lim->params));
 	sqlite3_limit(db, SQLITE_LIMIT_TRIGGER_DEPTH, 4);
 	sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, 0);
-	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(db, wait_busy, NULL);
 	return 0;
 }
 

@@ -191,6 +191,9 @@ sv_session_set_cancel(struct sv_session *s, int (*cancelled)(void *arg), void *a
 	s->cancel_arg = arg;
 }
 
+/* Cancel callbacks running now, inside which other sessions' statements may run. */
+static int callbacks_running;
+
 int
 sv_session_poll_cancel(struct sv_session *s)
 {
@@ -201,8 +204,16 @@ sv_session_poll_cancel(struct sv_session *s)
 	if ((now = sv_now_ns()) < s->cancel_next)
 		return 0;
 	s->cancel_next = now + SV_CANCEL_POLL_NS;
+	callbacks_running++;
 	s->cancelled = s->cancel(s->cancel_arg) != 0;
+	callbacks_running--;
 	return s->cancelled;
+}
+
+int
+sv_session_nested(void)
+{
+	return callbacks_running > 0;
 }
 
 /*

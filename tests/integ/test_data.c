@@ -370,21 +370,27 @@ Test(data, a_view_the_manifest_does_not_list_is_refused)
  * Runs the cancel plugin with @slow as its slow statement (this backend's spelling in
  * @sqlite or @pg) and checks every step: the write before the cancel is kept, the slow
  * statement is interrupted while it runs, the write after it never runs, and the
- * session serves again; from outside, the table holds only the first write.
+ * session serves again; from outside, the table holds only the first write. With
+ * @neighbour a steady plugin runs beside it, untouched by its cancel (beside a write on
+ * SQLite it could only hear that the database is busy: the write locks the file).
  */
 static void
-check_cancel(const char *sqlite, const char *pg)
+check_cancel(const char *sqlite, const char *pg, int neighbour)
 {
 	char trail[512], *rows, *log, *line;
 	struct it_run r;
 
 	it_init_db();
 	it_install("cancel");
+	it_install("steady");
 	it_set_cfg("cancel", "slow", it_pg ? pg : sqlite);
 	snprintf(trail, sizeof(trail), "%s/audit.log", it_dir);
+	/* With @neighbour, steady runs beside it: served meanwhile, and cancels nothing. */
 	r = it_svrun((const char *const[]){"--db", it_uri, "--audit", trail, it_plugin("cancel"),
-					   NULL},
+					   neighbour ? it_plugin("steady") : NULL, NULL},
 		     NULL);
+	cr_assert(!neighbour || it_has_log(r.err, "steady", "done 2000 requests, 0 wrong"), "%s",
+		  r.err);
 	cr_assert_null(strstr(r.err, "WRONG"), "%s", r.err);
 	cr_assert_eq(r.status, 0, "cancel exited %d:\n%s", r.status, r.err);
 	cr_assert(it_has_log(r.err, "cancel", "ok: the slow statement: cancelled while it ran"),
@@ -418,7 +424,7 @@ Test(data, a_cancelled_read_stops_while_it_runs_and_the_next_write_never_runs)
 {
 	check_cancel("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
 		     "SELECT count(*) FROM c",
-		     "SELECT pg_sleep(30)");
+		     "SELECT pg_sleep(30)", 1);
 }
 
 Test(data, a_write_cancelled_half_way_leaves_none_of_its_rows)
@@ -426,5 +432,5 @@ Test(data, a_write_cancelled_half_way_leaves_none_of_its_rows)
 	check_cancel("INSERT INTO plugin_cancel_rows(note) SELECT 'x' FROM (WITH RECURSIVE "
 		     "c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c)",
 		     "INSERT INTO plugin_cancel_rows(note) SELECT 'x' FROM generate_series(1, "
-		     "1000) UNION ALL SELECT 'y' FROM pg_sleep(30)");
+		     "1000) UNION ALL SELECT 'y' FROM pg_sleep(30)", 0);
 }
