@@ -30,6 +30,12 @@
 #define SV_CHANNEL_FD 3
 
 /*
+ * The first byte on the channel, from the broker: the plugin may be loaded. The broker
+ * opens the plugin's session while the sandbox sets itself up, and sends it only then.
+ */
+#define SV_RELEASE_BYTE 'R'
+
+/*
  * How long each side of the channel polls for the other's next frame before it sleeps.
  * An answer usually comes within a few microseconds, while waking a sleeping process on
  * another CPU costs tens of them on a VM; past this, waiting blocks and costs no CPU.

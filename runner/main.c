@@ -167,6 +167,24 @@ prepare(struct launch *l)
 	return 0;
 }
 
+/* Refuses a plugin whose manifest is not installed in @db: never the wider defaults instead. */
+static int
+check_installed(struct launch *l, struct sv_db *db)
+{
+	char err[1024];
+	int r;
+
+	if (!l->manifest.path[0] || (r = sv_is_installed(db, l->id, err, sizeof(err))) > 0)
+		return 0;
+	if (r == 0)
+		sv_warn("plugin '%s' has a manifest (%s) but is not installed in %s; "
+			"install it first: svrun install --db %s %s",
+			l->id, l->manifest.path, l->o.db, l->o.db, l->o.plugin);
+	else
+		sv_warn("%s", err);
+	return -1;
+}
+
 /* Opens the plugin's own session on @db, under the rights it was installed with. */
 static int
 open_session(struct launch *l, struct sv_db *db)
@@ -174,18 +192,7 @@ open_session(struct launch *l, struct sv_db *db)
 	struct sv_options *o = &l->o;
 	struct sv_session_limits limits;
 	char err[1024];
-	int r;
 
-	/* A manifest's rights hold only once installed; never the wider defaults instead. */
-	if (l->manifest.path[0] && (r = sv_is_installed(db, l->id, err, sizeof(err))) <= 0) {
-		if (r == 0)
-			sv_warn("plugin '%s' has a manifest (%s) but is not installed in %s; "
-				"install it first: svrun install --db %s %s",
-				l->id, l->manifest.path, o->db, o->db, o->plugin);
-		else
-			sv_warn("%s", err);
-		return -1;
-	}
 	sv_session_default_limits(&limits);
 	limits.result_bytes = o->max_result;
 	if (l->manifest.statement_ms)
@@ -200,15 +207,20 @@ open_session(struct launch *l, struct sv_db *db)
 	return 0;
 }
 
-/* What the supervisor needs to start plugin i: every launch, and the helper. */
+/* What the supervisor needs to start plugin i: every launch, the helper, the database. */
 struct starter {
 	struct launch *ls;
 	const char *helper;
+	struct sv_db *db;
 };
 
-/* Forks the plugin's sandbox and arms its supervision; its deadline starts now. */
+/*
+ * Forks the plugin's sandbox, opens its session while the sandbox sets itself up (on
+ * another CPU, if there is one), arms its supervision and lets it load the plugin; its
+ * deadline starts now. A plugin whose session cannot be opened never runs any code.
+ */
 static int
-launch(struct launch *l, const char *helper)
+launch(struct launch *l, const char *helper, struct sv_db *db)
 {
 	struct sv_options *o = &l->o;
 	struct sv_spawn_args args = {0};
@@ -224,6 +236,10 @@ launch(struct launch *l, const char *helper)
 	args.allow_missing = o->allow_missing;
 	if (sv_spawn(&args, &l->child, err, sizeof(err)) < 0) {
 		sv_warn("plugin '%s': %s", l->id, err);
+		return -1;
+	}
+	if (open_session(l, db) < 0) {
+		sv_child_destroy(&l->child);
 		return -1;
 	}
 	l->sup.id = l->id;
@@ -243,6 +259,11 @@ launch(struct launch *l, const char *helper)
 	if (o->debug)
 		sv_warn("plugin '%s': --debug: refusals tell the plugin their full reason", l->id);
 	sv_session_set_deadline(l->session, l->sup.deadline_ns);
+	if (sv_child_release(&l->child, err, sizeof(err)) < 0) {
+		sv_warn("plugin '%s': %s", l->id, err);
+		sv_child_destroy(&l->child);
+		return -1;
+	}
 	return 0;
 }
 
@@ -252,7 +273,7 @@ start_launch(size_t i, struct sv_child *c, struct sv_supervision *sup, void *arg
 {
 	struct starter *st = arg;
 
-	if (launch(&st->ls[i], st->helper) < 0)
+	if (launch(&st->ls[i], st->helper, st->db) < 0)
 		return -1;
 	*c = st->ls[i].child;
 	*sup = st->ls[i].sup;
@@ -394,8 +415,8 @@ refuse_duplicate_ids(const struct launch *ls, size_t n)
 /*
  * Runs every plugin side by side under this one broker and returns svrun's exit status:
  * that of the first plugin, in order, that did not exit 0. Nothing starts unless every
- * plugin's manifest, policy, installation and session are in order; a plugin whose
- * sandbox then fails to start ends with SV_EXIT_FAILURE, beside the others.
+ * plugin's manifest, policy and installation are in order; a plugin whose sandbox or
+ * session then fails to start ends with SV_EXIT_FAILURE, beside the others.
  */
 static int
 run_plugins(const struct sv_options *o)
@@ -455,11 +476,11 @@ run_plugins(const struct sv_options *o)
 		goto out;
 	}
 	for (i = 0; i < n; i++)
-		if (open_session(&ls[i], db) < 0)
+		if (check_installed(&ls[i], db) < 0)
 			goto out;
 	for (i = 0; i < n; i++)
 		children[i] = ls[i].child;
-	starter = (struct starter){.ls = ls, .helper = helper};
+	starter = (struct starter){.ls = ls, .helper = helper, .db = db};
 	sv_supervise(n, start_launch, &starter, children, sups, statuses, &signo);
 	status = 0;
 	for (i = 0; i < n; i++) {

@@ -145,6 +145,12 @@ int sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_
  */
 int sv_allow_missing_check(const char *list, char *err, size_t errlen);
 
+/*
+ * Lets the child load its plugin (SV_RELEASE_BYTE): until then it waits, set up and
+ * confined, with no plugin code run. Returns 0 or -errno with @err set.
+ */
+int sv_child_release(struct sv_child *c, char *err, size_t errlen);
+
 /* Kills @c's whole process group, reaps it and closes its descriptors. */
 void sv_child_destroy(struct sv_child *c);
 

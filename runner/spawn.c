@@ -280,6 +280,19 @@ fail:
 	return r;
 }
 
+int
+sv_child_release(struct sv_child *c, char *err, size_t errlen)
+{
+	static const char release = SV_RELEASE_BYTE;
+	int r;
+
+	if (send(c->chan, &release, 1, MSG_NOSIGNAL) == 1)
+		return 0;
+	r = -errno;
+	snprintf(err, errlen, "cannot release the sandbox: %s", strerror(-r));
+	return r;
+}
+
 void
 sv_child_destroy(struct sv_child *c)
 {

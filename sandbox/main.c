@@ -3,9 +3,10 @@
  *
  * The broker forks and executes this program, so the plugin's address space never
  * holds broker memory: no credentials, no database pages, no connection. It confines
- * itself step by step (sandbox/sandbox.h gives the order), loads the plugin under the
- * load-phase filter so that constructors are already confined, stacks the final filter,
- * hands the broker the filter's notification descriptor and calls sv_plugin_main().
+ * itself step by step (sandbox/sandbox.h gives the order), waits for the broker's
+ * release, loads the plugin under the load-phase filter so that constructors are
+ * already confined, stacks the final filter, hands the broker the filter's notification
+ * descriptor and calls sv_plugin_main().
  *
  * Usage (by the broker only): svrun-sandbox POLICY CPU_SECONDS AS_BYTES NOFILE
  * ALLOW_MISSING MODE PLUGIN.so, with the channel on descriptor 3. MODE says whether the
@@ -26,6 +27,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/common.h"
 #include "policy/policy.h"
@@ -113,6 +115,26 @@ rearm_parent_death(void)
 		sv_pdie("poll on the broker channel");
 	if (p.revents & (POLLHUP | POLLERR))
 		sv_die("the broker is gone");
+}
+
+/*
+ * Waits until the broker lets the plugin load (SV_RELEASE_BYTE): it opens the plugin's
+ * session meanwhile. End of file means it will not (it kills this process) or is gone.
+ */
+static void
+wait_for_release(void)
+{
+	ssize_t n;
+	char byte;
+
+	while ((n = read(SV_CHANNEL_FD, &byte, 1)) < 0 && errno == EINTR)
+		;
+	if (n == 0)
+		exit(SV_EXIT_FAILURE);
+	if (n < 0)
+		sv_pdie("read from the broker channel");
+	if (byte != SV_RELEASE_BYTE)
+		sv_die("the broker channel began with 0x%02x, not the release", (unsigned char)byte);
 }
 
 /* Sends the handshake, with the seccomp notification descriptor attached. */
@@ -221,6 +243,7 @@ main(int argc, char **argv)
 	if (use_landlock)
 		sv_sandbox_landlock(1);
 	filters = sv_sandbox_load_phase(policy);
+	wait_for_release();
 
 	/* From here on, the plugin's constructors run: everything above is in place. */
 	if ((handle = dlopen(procpath, RTLD_NOW | RTLD_LOCAL)) == NULL)

@@ -12,7 +12,7 @@
  *  4) sv_sandbox_drop_user()     to an unprivileged uid/gid when started as root
  *  5) sv_sandbox_drop_caps()     every capability set emptied, through libcap
  *  6) sv_sandbox_load_phase()    the load-phase seccomp filter
- *  7) dlopen() of the plugin, by the caller
+ *  7) dlopen() of the plugin, by the caller, once the broker released it
  *  8) sv_sandbox_final()         the final filter; returns its notification descriptor
  */
 #ifndef SV_SANDBOX_H

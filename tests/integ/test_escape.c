@@ -6,11 +6,16 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "tests/integ/harness.h"
 
 TestSuite(escape, .init = it_setup, .fini = it_teardown, .timeout = 90);
@@ -124,15 +129,14 @@ Test(escape, fork_is_killed_and_no_child_runs)
 	it_assert_benign_runs();
 }
 
-/* Runs a copy of the ctor plugin with "SVCFG mode marker port" appended to its file. */
-static struct it_run
-run_ctor(const char *mode, const char *marker, int port)
+/* Copies the ctor plugin into the test's directory with "SVCFG mode marker port" appended. */
+static const char *
+ctor_copy(const char *mode, const char *marker, int port)
 {
-	char cfg[700], path[600];
-	const char *argv[] = {"--db", it_uri, "--timeout", "20", path, NULL};
+	static char path[600];
+	char cfg[700];
 	int fd;
 
-	it_init_db();
 	snprintf(cfg, sizeof(cfg), "\nSVCFG %s %s %d\n", mode, marker ? marker : "-", port);
 	snprintf(path, sizeof(path), "%s/ctor.so", it_dir);
 	it_copy(it_plugin("ctor"), path);
@@ -140,6 +144,17 @@ run_ctor(const char *mode, const char *marker, int port)
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, cfg, strlen(cfg)), (ssize_t)strlen(cfg));
 	close(fd);
+	return path;
+}
+
+/* Runs a copy of the ctor plugin in @mode through svrun. */
+static struct it_run
+run_ctor(const char *mode, const char *marker, int port)
+{
+	const char *argv[] = {"--db", it_uri, "--timeout", "20", NULL, NULL};
+
+	it_init_db();
+	argv[4] = ctor_copy(mode, marker, port);
 	return it_svrun(argv, NULL);
 }
 
@@ -221,4 +236,117 @@ Test(ctor, constructor_fork_is_contained_and_no_child_runs)
 	cr_assert(!it_exists(marker), "a child forked by a constructor ran: %s exists", marker);
 	it_run_free(&r);
 	it_assert_benign_runs();
+}
+
+/* The sandbox helper, started by the test the way the broker starts it. */
+struct helper {
+	pid_t pid;
+	int chan;	/* the broker's end of the channel */
+	int out;	/* the read end of the helper's stdout */
+};
+
+/*
+ * Starts svrun-sandbox on @plugin with the channel on descriptor 3 and stdout on a pipe,
+ * in "nons" mode (the test makes no namespaces; every other layer is in place).
+ */
+static struct helper
+start_helper(const char *plugin)
+{
+	char *argv[] = {"svrun-sandbox", SOURCE_DIR "/policies/default.policy", "20", "1073741824",
+			"16", "-", "nons", (char *)plugin, NULL};
+	struct helper h;
+	int sv[2], out[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+	h.pid = fork();
+	cr_assert_geq(h.pid, 0);
+	if (h.pid == 0) {
+		if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(sv[1], SV_CHANNEL_FD) < 0)
+			_exit(99);
+		execv(HELPER_BIN, argv);
+		_exit(98);
+	}
+	close(sv[1]);
+	close(out[1]);
+	h.chan = sv[0];
+	h.out = out[0];
+	return h;
+}
+
+/* Whether bytes can be read from @fd within @ms milliseconds (end of file is not bytes). */
+static int
+has_bytes(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+}
+
+/* Waits up to 10 s for the helper to exit; returns its wait status, or -1 if it did not. */
+static int
+wait_helper(struct helper *h)
+{
+	int status;
+
+	for (int i = 0; i < 1000; i++) {
+		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+			h->pid = -1;
+			return status;
+		}
+		usleep(10 * 1000);
+	}
+	return -1;
+}
+
+/* Ends the helper, whatever state it is in. */
+static void
+stop_helper(struct helper *h)
+{
+	if (h->pid > 0) {
+		kill(h->pid, SIGKILL);
+		waitpid(h->pid, NULL, 0);
+	}
+	if (h->chan >= 0)
+		close(h->chan);
+	close(h->out);
+}
+
+Test(ctor, the_sandbox_runs_no_plugin_code_before_the_broker_releases_it)
+{
+	static const char release = SV_RELEASE_BYTE;
+	struct helper h = start_helper(ctor_copy("say", NULL, 0));
+	char text[256];
+	ssize_t n;
+
+	/* Set up and confined, the helper waits: no constructor has run, no handshake came. */
+	cr_assert_not(has_bytes(h.out, 500), "the plugin's constructor ran before the release");
+	cr_assert_not(has_bytes(h.chan, 0), "the handshake came before the release");
+	cr_assert_eq(waitpid(h.pid, NULL, WNOHANG), 0, "the helper did not wait for the release");
+	/* Control: released, it loads the plugin, whose constructor speaks, and says hello. */
+	cr_assert_eq(send(h.chan, &release, 1, MSG_NOSIGNAL), 1);
+	cr_assert(has_bytes(h.out, 5000), "the plugin did not load after the release");
+	n = read(h.out, text, sizeof(text) - 1);
+	cr_assert_gt(n, 0);
+	text[n] = '\0';
+	cr_assert_str_eq(text, "ctor ran\n");
+	cr_assert(has_bytes(h.chan, 5000), "no handshake after the release");
+	stop_helper(&h);
+}
+
+Test(ctor, a_sandbox_the_broker_never_releases_exits_without_running_plugin_code)
+{
+	struct helper h = start_helper(ctor_copy("say", NULL, 0));
+	int status;
+
+	cr_assert_not(has_bytes(h.out, 300), "the plugin's constructor ran before the release");
+	/* The broker refused the plugin (its session would not open): it closes the channel. */
+	close(h.chan);
+	h.chan = -1;
+	status = wait_helper(&h);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == SV_EXIT_FAILURE,
+		  "the helper did not exit %d when the channel closed (wait status %d)",
+		  SV_EXIT_FAILURE, status);
+	cr_assert_not(has_bytes(h.out, 0), "plugin code ran although it was never released");
+	stop_helper(&h);
 }

@@ -68,6 +68,31 @@ Test(many, each_plugin_keeps_its_own_outcome_and_the_summary_lists_them_all)
 	it_run_free(&r);
 }
 
+Test(many, a_plugin_whose_session_cannot_open_fails_alone_and_runs_no_code)
+{
+	struct it_run r;
+
+	it_init_db();
+	/* A view that cannot be read: a plugin granted every view (no manifest) cannot open. */
+	it_sql("CREATE VIEW v_plugin_broken AS SELECT * FROM no_such_table");
+	r = it_svrun((const char *const[]){"--db", it_uri, plugin("hello"), plugin("benign"), NULL},
+		     NULL);
+	cr_assert(strstr(r.err, "plugin 'benign': cannot read the plugin views"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "[benign]"), "benign ran without a session:\n%s", r.err);
+	cr_assert(has_summary(r.err, "benign", 126, "svrun failed to run it"), "%s", r.err);
+	/* Beside it, hello (installed, granted v_plugin_users only) runs whole. */
+	cr_assert(it_has_log(r.err, "hello", "user 3: Carol"), "%s", r.err);
+	cr_assert(has_summary(r.err, "hello", 0, "exited with status 0"), "%s", r.err);
+	cr_assert_eq(r.status, 126, "%s", r.err);
+	it_run_free(&r);
+	/* Control: with the view gone, benign runs. */
+	it_sql("DROP VIEW v_plugin_broken");
+	r = it_svrun((const char *const[]){"--db", it_uri, plugin("benign"), NULL}, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(it_has_log(r.err, "benign", "ok"), "%s", r.err);
+	it_run_free(&r);
+}
+
 Test(many, a_flood_and_a_plugin_that_never_reads_do_not_starve_the_others)
 {
 	const char *done, *deaf_killed;

@@ -1,10 +1,11 @@
 /*
  * ctor.c - attempts an escape from its constructor, before sv_plugin_main and before
- * the final filter: the mode (openw, connect, exec, fork, none) comes from a line
+ * the final filter: the mode (openw, connect, exec, fork, say, none) comes from a line
  * "SVCFG mode marker port" the test appends to a copy of this very .so (the loader
  * ignores trailing bytes), read through the path it was loaded from. The load-phase
  * filter must contain the attempt (no marker file, no connection); sv_plugin_main then
- * reports what the attempt returned.
+ * reports what the attempt returned. Mode "say" only writes "ctor ran" to stdout, so a
+ * test can tell when plugin code first ran.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -90,6 +91,8 @@ attempt_early(void)
 			close(open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
 			_exit(0);
 		}
+	} else if (strcmp(mode, "say") == 0) {
+		result = write(STDOUT_FILENO, "ctor ran\n", 9);
 	} else if (strcmp(mode, "none") == 0) {
 		result = 0;
 	}
