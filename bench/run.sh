@@ -41,11 +41,15 @@ n=50
 set -- $("$work/tools" spawn $n "$svrun" --db "sqlite:$db" "$work/noop/noop.so"); sv_med=$1 sv_p90=$2
 set -- $("$work/tools" spawn $n bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc /bin/true); bw_med=$1 bw_p90=$2
 set -- $("$work/tools" spawn $n unshare --user --map-root-user --pid --net --ipc --uts --mount --fork /bin/true); un_med=$1 un_p90=$2
+set -- $("$work/tools" nsspawn $n /bin/true); ns_med=$1 ns_p90=$2
+set -- $("$work/tools" spawn $n "$svrun" --version); ve_med=$1 ve_p90=$2
 set -- $("$work/tools" spawn $n /bin/true); tr_med=$1 tr_p90=$2
 printf '%-58s %10s %10s %8s\n' "spawn (median / p90 in µs, $n runs)" median p90 "vs bwrap"
 printf '%-58s %10s %10s %8s\n' "svrun noop.so (6 namespaces, Landlock, 2 filters, dlopen)" "$sv_med" "$sv_p90" "$(ratio "$sv_med" "$bw_med")x"
 printf '%-58s %10s %10s %8s\n' "bwrap --unshare-all --ro-bind / / ... /bin/true" "$bw_med" "$bw_p90" "1.00x"
 printf '%-58s %10s %10s %8s\n' "unshare into the same six namespaces, then /bin/true" "$un_med" "$un_p90" "$(ratio "$un_med" "$bw_med")x"
+printf '%-58s %10s %10s %8s\n' "clone3 into the same six namespaces, exec /bin/true" "$ns_med" "$ns_p90" "$(ratio "$ns_med" "$bw_med")x"
+printf '%-58s %10s %10s %8s\n' "svrun --version (exec of svrun and its libraries only)" "$ve_med" "$ve_p90" "$(ratio "$ve_med" "$bw_med")x"
 printf '%-58s %10s %10s %8s\n' "fork + exec /bin/true" "$tr_med" "$tr_p90" "$(ratio "$tr_med" "$bw_med")x"
 echo
 

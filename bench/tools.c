@@ -1,6 +1,8 @@
 /*
  * tools.c - the baselines svrun is compared with, in one small program:
  *   tools spawn N CMD...   run CMD N times (fork, exec, wait): median and p90 in µs
+ *   tools nsspawn N CMD... the same, each child made by clone3 in new user, PID, network,
+ *                          IPC, UTS and mount namespaces: what the kernel alone costs
  *   tools inproc DB N      N point queries through v_plugin_users, prepared once: ns each
  *   tools pingpong N SIZE [SPIN_NS]
  *                          N round trips of SIZE bytes over a socketpair, each side
@@ -10,11 +12,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <libpq-fe.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,17 +41,25 @@ cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Runs argv @n times with stdout and stderr on /dev/null; prints median and p90 in µs. */
+/*
+ * Runs argv @n times, each in a child made by clone3 with @flags (0: a plain fork), with
+ * stdout and stderr on /dev/null; prints median and p90 in µs.
+ */
 static int
-spawn(int n, char **argv)
+spawn(int n, char **argv, unsigned long long flags)
 {
+	struct clone_args ca = {.flags = flags, .exit_signal = SIGCHLD};
 	long long *t = calloc((size_t)n, sizeof(*t)), start;
 	int i, status;
 	pid_t pid;
 
 	for (i = 0; i < n; i++) {
 		start = now_ns();
-		if ((pid = fork()) == 0) {
+		if ((pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca))) < 0) {
+			perror("clone3");
+			return 1;
+		}
+		if (pid == 0) {
 			freopen("/dev/null", "w", stdout);
 			freopen("/dev/null", "w", stderr);
 			execvp(argv[0], argv);
@@ -164,14 +177,18 @@ int
 main(int argc, char **argv)
 {
 	if (argc >= 4 && strcmp(argv[1], "spawn") == 0)
-		return spawn(atoi(argv[2]), argv + 3);
+		return spawn(atoi(argv[2]), argv + 3, 0);
+	if (argc >= 4 && strcmp(argv[1], "nsspawn") == 0)
+		return spawn(atoi(argv[2]), argv + 3,
+			     CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
+				     CLONE_NEWUTS | CLONE_NEWNS);
 	if (argc == 4 && strcmp(argv[1], "inproc") == 0)
 		return inproc(argv[2], atoi(argv[3]));
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "pingpong") == 0)
 		return pingpong(atoi(argv[2]), atoi(argv[3]), argc == 5 ? atoll(argv[4]) : 0);
 	if (argc == 4 && strcmp(argv[1], "pgdirect") == 0)
 		return pgdirect(argv[2], atoi(argv[3]));
-	fprintf(stderr, "usage: tools spawn N CMD... | inproc DB N | pingpong N SIZE [SPIN_NS] | "
-			"pgdirect URI N\n");
+	fprintf(stderr, "usage: tools spawn|nsspawn N CMD... | inproc DB N | pingpong N SIZE "
+			"[SPIN_NS] | pgdirect URI N\n");
 	return 2;
 }
