@@ -36,9 +36,10 @@
 #define SV_RELEASE_BYTE 'R'
 
 /*
- * How long each side of the channel polls for the other's next frame before it sleeps.
- * An answer usually comes within a few microseconds, while waking a sleeping process on
- * another CPU costs tens of them on a VM; past this, waiting blocks and costs no CPU.
+ * The shortest time each side of the channel polls for the other's next frame before it
+ * sleeps (struct sv_spin sizes it to the answers seen). An answer usually comes within a
+ * few microseconds, while waking a sleeping process on another CPU costs tens of them on
+ * a VM; past the spin, waiting blocks and costs no CPU.
  */
 #define SV_SPIN_NS 50000u
 
@@ -130,22 +131,27 @@ uint64_t sv_now_ns(void);
 int sv_spin_pays(void);
 
 /*
- * Spinning that backs off: after SV_SPIN_MISSES spins in a row that ended without the
- * peer's bytes (a busy broker, many plugins on few CPUs), the next SV_SPIN_REST waits
- * block at once, so spinners never take the CPU the peer needs. Start from {.on = ...}.
+ * Spinning sized to the peer: each side keeps a running average of how long its recent
+ * waits for the peer took, spun or slept, and spins for twice that, at least SV_SPIN_NS.
+ * When twice the average is above SV_SPIN_MAX_NS (a broker busy with many plugins, a
+ * slow server) it does not spin at all, so spinners never take the CPU the peer needs;
+ * waits that sleep still count, so the spin comes back once answers are quick again.
+ * Start from {.on = ...}.
  */
 struct sv_spin {
 	int on;			/* spinning can pay at all (sv_spin_pays) */
-	unsigned misses;	/* spins in a row that timed out */
-	unsigned rest;		/* waits left that block without spinning */
+	uint64_t avg_ns;	/* running average of the recent waits */
 };
-#define SV_SPIN_MISSES 4
-#define SV_SPIN_REST 64
+#define SV_SPIN_MAX_NS 200000u
+/* One long wait counts as at most this, so a rare slow answer does not stop the spin. */
+#define SV_SPIN_SAMPLE_MAX_NS (2 * SV_SPIN_MAX_NS)
+/* The newest wait weighs 1/SV_SPIN_WEIGHT in the average. */
+#define SV_SPIN_WEIGHT 8
 
-/* Whether the coming wait should spin first. */
-int sv_spin_wanted(struct sv_spin *s);
+/* How long the coming wait should spin before it sleeps, in nanoseconds; 0 for not at all. */
+uint64_t sv_spin_budget(const struct sv_spin *s);
 
-/* Records how the spin of a wait ended: @hit when the peer's bytes came during it. */
-void sv_spin_record(struct sv_spin *s, int hit);
+/* Records that a wait for the peer took @waited_ns from its start to the peer's bytes. */
+void sv_spin_record(struct sv_spin *s, uint64_t waited_ns);
 
 #endif

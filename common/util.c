@@ -215,27 +215,22 @@ sv_spin_pays(void)
 	return CPU_COUNT(&set) > 1;
 }
 
-int
-sv_spin_wanted(struct sv_spin *s)
+uint64_t
+sv_spin_budget(const struct sv_spin *s)
 {
-	if (!s->on)
+	uint64_t twice = 2 * s->avg_ns;
+
+	if (!s->on || twice > SV_SPIN_MAX_NS)
 		return 0;
-	if (s->rest > 0) {
-		s->rest--;
-		return 0;
-	}
-	return 1;
+	return twice < SV_SPIN_NS ? SV_SPIN_NS : twice;
 }
 
 void
-sv_spin_record(struct sv_spin *s, int hit)
+sv_spin_record(struct sv_spin *s, uint64_t waited_ns)
 {
-	if (hit) {
-		s->misses = 0;
-	} else if (++s->misses >= SV_SPIN_MISSES) {
-		s->misses = 0;
-		s->rest = SV_SPIN_REST;
-	}
+	uint64_t sample = waited_ns < SV_SPIN_SAMPLE_MAX_NS ? waited_ns : SV_SPIN_SAMPLE_MAX_NS;
+
+	s->avg_ns = s->avg_ns - s->avg_ns / SV_SPIN_WEIGHT + sample / SV_SPIN_WEIGHT;
 }
 
 size_t

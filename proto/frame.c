@@ -245,27 +245,26 @@ sv_framer_pending(const struct sv_framer *f)
 }
 
 /*
- * Polls @fd for up to SV_SPIN_NS before a blocking read, so a quick answer does not cost
- * the peer a wake-up of this process (policies/README.md: recvfrom). Returns 1 when
- * bytes (or the end) came while spinning, 0 when the spin ran out.
+ * Polls @fd for up to @budget_ns before a blocking read, so a quick answer does not cost
+ * the peer a wake-up of this process (policies/README.md: recvfrom).
  */
-static int
-spin_for_bytes(int fd)
+static void
+spin_for_bytes(int fd, uint64_t budget_ns)
 {
-	uint64_t until = sv_now_ns() + SV_SPIN_NS;
+	uint64_t until = sv_now_ns() + budget_ns;
 	char byte;
 
 	do {
 		if (recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || errno != EAGAIN)
-			return 1;
+			return;
 	} while (sv_now_ns() < until);
-	return 0;
 }
 
 int
 sv_frame_read(int fd, struct sv_framer *f, struct sv_spin *spin, const uint8_t **payload,
 	      size_t *len)
 {
+	uint64_t start = 0, budget;
 	uint8_t *dst;
 	size_t room;
 	ssize_t n;
@@ -274,9 +273,14 @@ sv_frame_read(int fd, struct sv_framer *f, struct sv_spin *spin, const uint8_t *
 	while ((k = sv_framer_next(f, payload, len)) == 0) {
 		if ((k = sv_framer_reserve(f, &dst, &room)) < 0)
 			return k;
-		if (spin && sv_spin_wanted(spin))
-			sv_spin_record(spin, spin_for_bytes(fd));
+		if (spin) {
+			start = sv_now_ns();
+			if ((budget = sv_spin_budget(spin)) > 0)
+				spin_for_bytes(fd, budget);
+		}
 		n = read(fd, dst, room);
+		if (spin && n > 0)
+			sv_spin_record(spin, sv_now_ns() - start);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

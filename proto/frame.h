@@ -110,9 +110,9 @@ size_t sv_framer_pending(const struct sv_framer *f);
  * Reads from @fd (blocking) into @f until it holds a whole frame, and returns it like
  * sv_framer_next(): 0 with *@payload / *@len valid until the next call on @f, -EPIPE at
  * end of file, -EMSGSIZE for a header over f->max, or -errno. With @spin (NULL: never)
- * it first polls, as sv_spin_wanted() says,
- * for up to SV_SPIN_NS before each read that would block. One read takes all the peer
- * has sent, so a pipelined run of answers costs one read, not two per frame.
+ * it first polls for as long as sv_spin_budget() says before each read, and records how
+ * long the wait took. One read takes all the peer has sent, so a pipelined run of answers
+ * costs one read, not two per frame.
  */
 int sv_frame_read(int fd, struct sv_framer *f, struct sv_spin *spin, const uint8_t **payload,
 		  size_t *len);

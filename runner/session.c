@@ -812,28 +812,31 @@ next_timeout(const struct state *sts, size_t n, uint64_t now)
 }
 
 /*
- * Waits for events, first polling without sleep for up to SV_SPIN_NS when a plugin has
- * just been served: its next request is then likely microseconds away, and waking this
- * process from sleep would cost more than the spin.
+ * Waits for events, first polling without sleep (as long as sv_spin_budget() says) when a
+ * plugin has just been served: its next request is then likely microseconds away, and
+ * waking this process from sleep would cost more than the spin.
  */
 static int
 wait_for_events(int epfd, struct epoll_event *ev, int busy, struct sv_spin *spin,
 		int timeout_ms)
 {
-	uint64_t until;
+	uint64_t start, until, budget;
 	int n;
 
-	if (busy && timeout_ms != 0 && sv_spin_wanted(spin)) {
-		until = sv_now_ns() + SV_SPIN_NS;
-		do {
-			if ((n = epoll_wait(epfd, ev, EVENTS_PER_WAIT, 0)) != 0) {
-				sv_spin_record(spin, 1);
-				return n;
-			}
-		} while (sv_now_ns() < until);
-		sv_spin_record(spin, 0);
+	if (!busy || timeout_ms == 0)
+		return epoll_wait(epfd, ev, EVENTS_PER_WAIT, timeout_ms);
+	start = sv_now_ns();
+	n = 0;
+	if ((budget = sv_spin_budget(spin)) > 0) {
+		until = start + budget;
+		while ((n = epoll_wait(epfd, ev, EVENTS_PER_WAIT, 0)) == 0 && sv_now_ns() < until)
+			;
 	}
-	return epoll_wait(epfd, ev, EVENTS_PER_WAIT, timeout_ms);
+	if (n == 0)
+		n = epoll_wait(epfd, ev, EVENTS_PER_WAIT, timeout_ms);
+	if (n > 0)
+		sv_spin_record(spin, sv_now_ns() - start);
+	return n;
 }
 
 /* Stops every plugin still running because svrun itself was told to stop. */

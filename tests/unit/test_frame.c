@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "proto/frame.h"
@@ -257,26 +258,100 @@ Test(frame, send_refuses_a_message_over_max)
 	free(text);
 }
 
-Test(frame, spinning_backs_off_after_missing_and_comes_back)
+/* Records @n waits of @ns each. */
+static void
+record_waits(struct sv_spin *s, int n, uint64_t ns)
+{
+	while (n-- > 0)
+		sv_spin_record(s, ns);
+}
+
+Test(frame, spinning_is_at_least_the_floor_while_answers_are_quick)
 {
 	struct sv_spin s = {.on = 1}, off = {.on = 0};
+
+	cr_assert_eq(sv_spin_budget(&off), 0, "spinning where it cannot pay");
+	record_waits(&off, 50, 5000);
+	cr_assert_eq(sv_spin_budget(&off), 0, "quick answers turned on a spin that cannot pay");
+	cr_assert_eq(sv_spin_budget(&s), SV_SPIN_NS, "a new side does not spin the floor");
+	record_waits(&s, 100, 5000);
+	cr_assert_eq(sv_spin_budget(&s), SV_SPIN_NS, "answers in 5 us: %llu ns",
+		     (unsigned long long)sv_spin_budget(&s));
+}
+
+Test(frame, spinning_grows_to_twice_the_answers_until_that_passes_the_cap)
+{
+	struct sv_spin s = {.on = 1};
+	uint64_t b;
+
+	/* Answers in 70 us (a database server's): spin about 140 us, longer than they take. */
+	record_waits(&s, 100, 70000);
+	b = sv_spin_budget(&s);
+	cr_assert(b > 70000 && b <= 140000, "answers in 70 us, spin %llu ns", (unsigned long long)b);
+	/* Answers in 150 us: twice that is past the cap, so the wait sleeps at once. */
+	record_waits(&s, 100, 150000);
+	cr_assert_eq(sv_spin_budget(&s), 0, "answers in 150 us, spin %llu ns",
+		     (unsigned long long)sv_spin_budget(&s));
+}
+
+Test(frame, spinning_stops_when_answers_are_slow_and_comes_back)
+{
+	struct sv_spin s = {.on = 1};
 	int i;
 
-	cr_assert_not(sv_spin_wanted(&off));
-	/* Hits keep it spinning; a hit in between resets the count of misses. */
-	for (i = 0; i < SV_SPIN_MISSES - 1; i++) {
-		cr_assert(sv_spin_wanted(&s));
-		sv_spin_record(&s, 0);
+	/* A broker busy with many plugins: every answer takes a millisecond; no spin. */
+	record_waits(&s, 100, 1000000);
+	cr_assert_eq(sv_spin_budget(&s), 0, "spinning for answers above the cap: %llu ns",
+		     (unsigned long long)sv_spin_budget(&s));
+	/* Quick again: the waits that sleep still count, and the spin comes back. */
+	for (i = 0; i < 40 && sv_spin_budget(&s) == 0; i++)
+		sv_spin_record(&s, 30000);
+	cr_assert_lt(i, 40, "the spin never came back after answers were quick again");
+	record_waits(&s, 100, 5000);
+	cr_assert_eq(sv_spin_budget(&s), SV_SPIN_NS);
+}
+
+Test(frame, one_slow_answer_does_not_stop_the_spin)
+{
+	struct sv_spin s = {.on = 1};
+
+	record_waits(&s, 100, 5000);
+	sv_spin_record(&s, 10000000000ull);
+	cr_assert_gt(sv_spin_budget(&s), 0, "a single 10 s wait stopped the spin");
+	/* A control: a run of slow answers does stop it. */
+	record_waits(&s, 10, 10000000000ull);
+	cr_assert_eq(sv_spin_budget(&s), 0);
+}
+
+Test(frame, reading_a_frame_records_how_long_its_wait_took)
+{
+	struct sv_spin s = {.on = 1};
+	struct sv_framer f;
+	const uint8_t *payload;
+	size_t len;
+	uint8_t frame[4 + 2];
+	int sv[2];
+	pid_t pid;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	put_header(frame, 2);
+	memcpy(frame + 4, "hi", 2);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		usleep(20000);
+		_exit(write(sv[0], frame, sizeof(frame)) == (ssize_t)sizeof(frame) ? 0 : 1);
 	}
-	sv_spin_record(&s, 1);
-	for (i = 0; i < SV_SPIN_MISSES; i++) {
-		cr_assert(sv_spin_wanted(&s), "wait %d", i);
-		sv_spin_record(&s, 0);
-	}
-	/* Missed SV_SPIN_MISSES in a row: the next SV_SPIN_REST waits block at once. */
-	for (i = 0; i < SV_SPIN_REST; i++)
-		cr_assert_not(sv_spin_wanted(&s), "wait %d after the misses", i);
-	cr_assert(sv_spin_wanted(&s));
+	sv_framer_init(&f);
+	cr_assert_eq(sv_frame_read(sv[1], &f, &s, &payload, &len), 0);
+	cr_assert_eq(len, 2);
+	/* One wait of at least 20 ms, counted as SV_SPIN_SAMPLE_MAX_NS, weighs 1/SV_SPIN_WEIGHT. */
+	cr_assert_eq(s.avg_ns, SV_SPIN_SAMPLE_MAX_NS / SV_SPIN_WEIGHT, "average %llu ns",
+		     (unsigned long long)s.avg_ns);
+	waitpid(pid, NULL, 0);
+	sv_framer_release(&f);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 Test(frame, framer_looks_ahead_at_whole_frames_without_taking_them)
