@@ -89,6 +89,23 @@ free_db(struct sqlite_db *d)
 	free(d);
 }
 
+/*
+ * The busy handler of the broker's connections, core's and each plugin's: waits for a
+ * lock another connection holds, in BUSY_STEP_MS steps up to BUSY_TIMEOUT_MS, then lets
+ * the statement fail as busy. Not at all inside another statement's turn
+ * (sv_session_nested()): the lock may be that statement's, which cannot go on while this
+ * one waits, and every plugin would wait too.
+ */
+static int
+wait_busy(void *arg, int count)
+{
+	(void)arg;
+	if (sv_session_nested() || count >= BUSY_TIMEOUT_MS / BUSY_STEP_MS)
+		return 0;
+	sqlite3_sleep(BUSY_STEP_MS);
+	return 1;
+}
+
 /* Opens an existing database only, and only if it holds the core schema. */
 static int
 sqlite_open(const char *target, struct sv_db **out, char *err, size_t errlen)
@@ -130,7 +147,7 @@ sqlite_open(const char *target, struct sv_db **out, char *err, size_t errlen)
 		r = -EIO;
 		goto out;
 	}
-	sqlite3_busy_timeout(d->core, BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(d->core, wait_busy, NULL);
 	if ((r = sv_schema_count(d->core, err, errlen)) < 0)
 		goto out;
 	if (r != SV_SCHEMA_OBJECTS) {
@@ -196,22 +213,6 @@ progress(void *arg)
 		return 1;
 	}
 	return sv_session_poll_cancel(&s->base);
-}
-
-/*
- * The busy handler of a plugin's connection: waits for a lock another connection holds,
- * in BUSY_STEP_MS steps up to BUSY_TIMEOUT_MS, then lets the statement fail as busy. Not
- * at all inside another statement's turn (sv_session_nested()): the lock may be that
- * statement's, which cannot go on while this one waits, and every plugin would wait too.
- */
-static int
-wait_busy(void *arg, int count)
-{
-	(void)arg;
-	if (sv_session_nested() || count >= BUSY_TIMEOUT_MS / BUSY_STEP_MS)
-		return 0;
-	sqlite3_sleep(BUSY_STEP_MS);
-	return 1;
 }
 
 /* sqlite3_limit() takes an int. */
@@ -482,7 +483,9 @@ sqlite_session_open(struct sv_db *dbase, const char *plugin_id,
 	    (r = list_tables(s, d->core)) < 0 || (r = learn_views(s, d->core)) < 0 ||
 	    (r = build_shadow(s, d->core, plugin_id)) < 0) {
 		snprintf(err, errlen, "cannot read the plugin views of %s: %s", d->path,
-			 sqlite3_errmsg(s->conn));
+			 sqlite3_errmsg(d->core));
+		if ((sqlite3_extended_errcode(d->core) & 0xff) == SQLITE_BUSY)
+			r = -EBUSY;
 		goto out;
 	}
 	if ((r = harden(s->conn, lim)) < 0) {

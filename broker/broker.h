@@ -74,7 +74,9 @@ void sv_db_close(struct sv_db *db);
 
 /*
  * Opens a session for plugin @plugin_id (already checked against [a-z][a-z0-9]*) with
- * @lim (NULL for the defaults). Returns 0 or -errno with a message in @err.
+ * @lim (NULL for the defaults). Returns 0 or -errno with a message in @err: -EBUSY when
+ * another statement keeps the database locked (SQLite), past the busy timeout, or at
+ * once inside another statement's turn.
  */
 int sv_session_open(struct sv_db *db, const char *plugin_id, const struct sv_session_limits *lim,
 		    struct sv_session **out, char *err, size_t errlen);

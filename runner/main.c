@@ -185,13 +185,18 @@ check_installed(struct launch *l, struct sv_db *db)
 	return -1;
 }
 
-/* Opens the plugin's own session on @db, under the rights it was installed with. */
+/*
+ * Opens the plugin's own session on @db, under the rights it was installed with. Returns
+ * 0; -EAGAIN when @in_turn and the database is locked (by the statement the turn runs
+ * in, which cannot end while this waits); or -1; each after saying why.
+ */
 static int
-open_session(struct launch *l, struct sv_db *db)
+open_session(struct launch *l, struct sv_db *db, int in_turn)
 {
 	struct sv_options *o = &l->o;
 	struct sv_session_limits limits;
 	char err[1024];
+	int r;
 
 	sv_session_default_limits(&limits);
 	limits.result_bytes = o->max_result;
@@ -200,11 +205,15 @@ open_session(struct launch *l, struct sv_db *db)
 	if (limits.statement_ms > o->timeout * 1000ul)
 		limits.statement_ms = o->timeout * 1000ul;
 	limits.idle_tx_ms = o->timeout * 1000ul;
-	if (sv_session_open(db, l->id, &limits, &l->session, err, sizeof(err)) < 0) {
-		sv_warn("plugin '%s': %s", l->id, err);
-		return -1;
+	if ((r = sv_session_open(db, l->id, &limits, &l->session, err, sizeof(err))) == 0)
+		return 0;
+	if (r == -EBUSY && in_turn) {
+		sv_warn("plugin '%s' waits to start: the database is locked by a running statement",
+			l->id);
+		return -EAGAIN;
 	}
-	return 0;
+	sv_warn("plugin '%s': %s", l->id, err);
+	return -1;
 }
 
 /* What the supervisor needs to start plugin i: every launch, the helper, the database. */
@@ -218,13 +227,15 @@ struct starter {
  * Forks the plugin's sandbox, opens its session while the sandbox sets itself up (on
  * another CPU, if there is one), arms its supervision and lets it load the plugin; its
  * deadline starts now. A plugin whose session cannot be opened never runs any code.
+ * Returns 0, -EAGAIN as open_session() does, or -1.
  */
 static int
-launch(struct launch *l, const char *helper, struct sv_db *db)
+launch(struct launch *l, const char *helper, struct sv_db *db, int in_turn)
 {
 	struct sv_options *o = &l->o;
 	struct sv_spawn_args args = {0};
 	char err[1024];
+	int r;
 
 	args.helper = helper;
 	args.policy = l->policy_path;
@@ -238,9 +249,9 @@ launch(struct launch *l, const char *helper, struct sv_db *db)
 		sv_warn("plugin '%s': %s", l->id, err);
 		return -1;
 	}
-	if (open_session(l, db) < 0) {
+	if ((r = open_session(l, db, in_turn)) < 0) {
 		sv_child_destroy(&l->child);
-		return -1;
+		return r;
 	}
 	l->sup.id = l->id;
 	l->sup.policy = l->policy_path;
@@ -269,12 +280,13 @@ launch(struct launch *l, const char *helper, struct sv_db *db)
 
 /* sv_start_fn: starts launch @i, handing its child and supervision to the loop. */
 static int
-start_launch(size_t i, struct sv_child *c, struct sv_supervision *sup, void *arg)
+start_launch(size_t i, int in_turn, struct sv_child *c, struct sv_supervision *sup, void *arg)
 {
 	struct starter *st = arg;
+	int r;
 
-	if (launch(&st->ls[i], st->helper, st->db) < 0)
-		return -1;
+	if ((r = launch(&st->ls[i], st->helper, st->db, in_turn)) < 0)
+		return r;
 	*c = st->ls[i].child;
 	*sup = st->ls[i].sup;
 	return 0;

@@ -191,10 +191,14 @@ struct sv_supervision {
 };
 
 /*
- * Starts plugin @i of a run: spawns its child into @c[i] and fills @s[i]. Returns 0, or
- * -1 after saying why (that plugin then ends with SV_EXIT_FAILURE, the others run on).
+ * Starts plugin @i of a run: spawns its child into @c[i] and fills @s[i]. @in_turn says
+ * it is called inside another plugin's statement. Returns 0; -EAGAIN when it cannot start
+ * inside that statement (its database is locked by it), to be called again once no
+ * statement runs; or -1 after saying why (that plugin then ends with SV_EXIT_FAILURE,
+ * the others run on).
  */
-typedef int sv_start_fn(size_t i, struct sv_child *c, struct sv_supervision *s, void *arg);
+typedef int sv_start_fn(size_t i, int in_turn, struct sv_child *c, struct sv_supervision *s,
+			void *arg);
 
 /*
  * Starts @n plugins with @start, one after another, and serves them all in one event

@@ -109,6 +109,7 @@ struct loop {
 	struct sv_spin spin;
 	int busy;		/* the last turn served a request */
 	int depth;		/* turns running inside statements, at the moment */
+	int start_at_top;	/* the next start waits for a turn outside any statement */
 	sv_start_fn *start;	/* how plugin i is started, with start_arg */
 	void *start_arg;
 	struct sv_child *children;
@@ -881,7 +882,9 @@ stop_signals(sigset_t *set)
 /*
  * Starts the next plugin and begins to watch it; a failed start is its end. One start
  * per turn, inside a long statement too: the handshakes of those already started are
- * read meanwhile, and no plugin waits to start for another's statement.
+ * read meanwhile, and no plugin waits to start for another's statement, unless that
+ * statement locks the database the new session must read: then starting waits for the
+ * loop's top level.
  */
 static void
 admit_next(struct loop *l)
@@ -889,8 +892,15 @@ admit_next(struct loop *l)
 	size_t i = l->started++;
 	struct state *st = &l->sts[i];
 	struct sv_supervision *s = &l->sups[i];
+	int r;
 
-	if (l->start(i, &l->children[i], s, l->start_arg) < 0) {
+	l->start_at_top = 0;
+	if ((r = l->start(i, l->depth > 0, &l->children[i], s, l->start_arg)) == -EAGAIN) {
+		l->started--;
+		l->start_at_top = 1;
+		return;
+	}
+	if (r < 0) {
 		st->finished = 1;
 		l->statuses[i] = SV_EXIT_FAILURE;
 		return;
@@ -920,7 +930,7 @@ run_turn(struct loop *l, int may_sleep)
 	size_t i;
 	int k, m, timeout_ms = 0;
 
-	if (l->started < l->n && *l->signo == 0)
+	if (l->started < l->n && *l->signo == 0 && (l->depth == 0 || !l->start_at_top))
 		admit_next(l);
 	if (may_sleep && (l->started == l->n || *l->signo != 0))
 		timeout_ms = next_timeout(l->sts, l->started, sv_now_ns());

@@ -152,7 +152,7 @@ it_exists(const char *path)
 void
 it_start(struct it_proc *p, const char *const *argv, const char *extra_env)
 {
-	char *args[32], **envp;
+	char *args[64], **envp;
 	size_t n = 0, i;
 	int out, err;
 

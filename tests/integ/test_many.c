@@ -1,8 +1,9 @@
 /*
  * test_many.c - one broker, many plugins: each keeps its own outcome, none is starved or
  * stalled by another (a flood, a plugin that never reads its answers, a crash, a
- * violation, a deadline), a signal to svrun leaves no process behind, and a load of 64
- * plugins x 10,000 requests comes back whole, every answer checked by content.
+ * violation, a deadline, a write that locks the database), a signal to svrun leaves no
+ * process behind, and a load of 64 plugins x 10,000 requests comes back whole, every
+ * answer checked by content.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -150,6 +151,57 @@ Test(many, a_statement_that_runs_until_the_deadline_does_not_stop_the_others)
 	slow_killed = strstr(r.err, "plugin 'slowpoke' killed: deadline");
 	cr_assert(done && slow_killed && done < slow_killed,
 		  "steadylate was served only after slowpoke's deadline:\n%s", r.err);
+	it_run_free(&r);
+}
+
+#define CALM_PLUGINS 40
+
+Test(many, plugins_started_while_a_write_locks_the_database_wait_for_it_and_run)
+{
+	static char paths[CALM_PLUGINS][600];
+	const char *argv[4 + CALM_PLUGINS];
+	char id[16], *users_before, *users_after, *rows;
+	struct it_run r;
+	int i, k = 0;
+
+	it_init_db();
+	it_install("hog");
+	users_before = it_sql_dump("SELECT * FROM users ORDER BY id");
+	/*
+	 * The hog's endless insert soon holds the file EXCLUSIVE; the calm plugins are still
+	 * being started then, one per turn inside its statement, and their sessions cannot
+	 * read the views. They must wait for the statement to end, not freeze the broker for
+	 * the busy timeout and then fail.
+	 */
+	argv[k++] = "--db";
+	argv[k++] = it_uri;
+	argv[k++] = plugin("hog");
+	for (i = 0; i < CALM_PLUGINS; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "%s/calm%02d.so", it_dir, i);
+		it_copy(it_plugin("calm"), paths[i]);
+		argv[k++] = paths[i];
+	}
+	argv[k] = NULL;
+	r = it_svrun(argv, NULL);
+	cr_assert(it_has_log(r.err, "hog", "big write started"), "%s", r.err);
+	cr_assert(strstr(r.err, "waits to start: the database is locked by a running statement"),
+		  "no plugin was started while the hog held the database; this run shows "
+		  "nothing:\n%s",
+		  r.err);
+	for (i = 0; i < CALM_PLUGINS; i++) {
+		snprintf(id, sizeof(id), "calm%02d", i);
+		cr_assert(it_has_log(r.err, id, "calm ran"), "%s never ran:\n%s", id, r.err);
+		cr_assert(has_summary(r.err, id, 0, "exited with status 0"), "%s:\n%s", id, r.err);
+	}
+	cr_assert(has_summary(r.err, "hog", 129, "killed: deadline or CPU limit"), "%s", r.err);
+	/* The write ended at the deadline and left nothing; core's data is as it was. */
+	rows = it_sql_dump("SELECT count(*) FROM plugin_hog_rows");
+	cr_assert_str_eq(rows, "0\n");
+	users_after = it_sql_dump("SELECT * FROM users ORDER BY id");
+	cr_assert_str_eq(users_after, users_before);
+	free(rows);
+	free(users_before);
+	free(users_after);
 	it_run_free(&r);
 }
 
