@@ -11,7 +11,7 @@
 
 /*
  * Initialises the context for channel @fd; the SDK keeps using it until exit. @spin says
- * whether to poll briefly for each answer before blocking (see SV_SPIN_NS).
+ * whether to poll briefly for each answer before blocking (see struct sv_spin).
  */
 sv_ctx *sv_sdk_context(int fd, int spin);
 
