@@ -51,6 +51,7 @@ struct pg_session {
 	int tx_lost;	/* the plugin's transaction went with a lost connection */
 	uint64_t next_reconnect_ns; /* no attempt to reconnect before this time */
 	int after_null; /* the last result read was the end of a query (NULL) */
+	struct sv_spin spin;	/* how long to poll the server before sleeping */
 };
 
 /* Statement kinds a plugin may send; the database decides on everything else. */
@@ -502,6 +503,7 @@ pg_session_open(struct sv_db *dbase, const char *plugin_id, const struct sv_sess
 	s->base.ops = &sv_backend_pg;
 	s->base.lim = *lim;
 	s->db = d;
+	s->spin.on = sv_spin_pays();
 	snprintf(s->id, sizeof(s->id), "%s", plugin_id);
 	if ((r = core_query(d->core,
 			    "SELECT 1 FROM sv_installed i JOIN pg_roles r ON r.rolname = "
@@ -628,6 +630,19 @@ wait_for(const struct pg_session *s, uint64_t now)
 }
 
 /*
+ * Polls the server's socket without sleeping for as long as the session's spin says, so
+ * an answer that comes in tens of microseconds does not cost the broker a wake-up.
+ */
+static void
+spin_for_server(struct pg_session *s, struct pollfd *pfd, uint64_t now)
+{
+	uint64_t budget = sv_spin_budget(&s->spin), until = now + budget;
+
+	while (budget > 0 && poll(pfd, 1, 0) == 0 && sv_now_ns() < until)
+		;
+}
+
+/*
  * Waits for the next result of @s, cancelling the statement once the deadline passes or
  * the plugin cancels it, and giving the connection up if the server does not answer
  * within the grace after. Returns 0 with *@res (NULL at the end of a query's results),
@@ -654,10 +669,14 @@ next_result(struct pg_session *s, PGresult **res)
 		}
 		wait = stopping ? (struct timespec){.tv_sec = CANCEL_GRACE_MS / 1000}
 				: wait_for(s, now);
+		if (!stopping)
+			spin_for_server(s, &pfd, now);
 		if (ppoll(&pfd, 1, &wait, NULL) == 0 && stopping) {
 			s->broken = 1;
 			return -EIO;
 		}
+		if (!stopping)
+			sv_spin_record(&s->spin, sv_now_ns() - now);
 		if (!PQconsumeInput(s->conn)) {
 			s->broken = 1;
 			return -EIO;
