@@ -105,14 +105,17 @@ printf '%-58s %10s %8s\n' "brokered, client on CPU 0, server on CPU 1" "$pq1" "$
 printf '%-58s %10s %8s\n' "direct libpq, client on CPU 0, server on CPU 1" "$pd1" "1.00x"
 echo
 
-# Concurrency: N copies of conc.so under one broker, each 5,000 point queries one at a
-# time. Aggregate requests/s over the span from the first start to the last end; p50 is
-# the median of the plugins' own p50s, p99 the worst plugin's p99.
+# Concurrency: N copies of conc.so under one broker (database $2), each 5,000 point
+# queries one at a time. Aggregate requests/s over the span from the first start to the
+# last end; p50 is the median of the plugins' own p50s, p99 the worst plugin's p99.
 conc_run() {
-	d="$work/conc$1"
+	d="$work/conc$3$1"
 	mkdir -p "$d"
 	for i in $(seq -w 1 "$1"); do cp "$work/conc/conc.so" "$d/conc$i.so"; done
-	lines=$("$svrun" --db "sqlite:$db" --plugins "$d" 2>&1 | grep -o 'conc start .*')
+	case $2 in
+	postgresql:*) for f in "$d"/*.so; do "$svrun" install --db "$2" "$f" >/dev/null; done ;;
+	esac
+	lines=$("$svrun" --db "$2" --timeout 300 --plugins "$d" 2>&1 | grep -o 'conc start .*')
 	[ "$(echo "$lines" | wc -l)" -eq "$1" ] || { echo "conc: not every plugin reported" >&2; exit 1; }
 	first=$(echo "$lines" | awk '{ print $3 }' | sort -n | head -n 1)
 	last=$(echo "$lines" | awk '{ print $5 }' | sort -n | tail -n 1)
@@ -124,19 +127,31 @@ conc_run() {
 printf '%-40s %10s %8s %8s %8s %9s\n' "N plugins under one broker, 5,000 queries each" "req/s" "vs N=1" "p50 µs" "p99 µs" "p99/p50"
 : >"$work/conc.dat"
 for n in 1 8 64; do
-	set -- $(conc_run $n)
+	set -- $(conc_run $n "sqlite:$db" "")
 	echo "$*" >>"$work/conc.dat"
 	[ "$n" -eq 1 ] && one=$2
 	printf '%-40s %10s %8s %8s %8s %9s\n' "N = $n" "$2" "$(ratio "$2" "$one")x" "$3" "$4" "$(ratio "$4" "$3")x"
 done
+# The same on PostgreSQL, the server unpinned again.
+taskset -a -p -c 0-$(($(nproc) - 1)) "$postmaster" >/dev/null
+: >"$work/conc-pg.dat"
+for n in 1 8 64; do
+	set -- $(conc_run $n "$pguri" pg)
+	echo "$*" >>"$work/conc-pg.dat"
+	[ "$n" -eq 1 ] && one=$2
+	printf '%-40s %10s %8s %8s %8s %9s\n' "PostgreSQL, N = $n" "$2" "$(ratio "$2" "$one")x" "$3" "$4" "$(ratio "$4" "$3")x"
+done
 echo
 gnuplot -e "set terminal dumb 78 18; set logscale x 2; set xlabel 'plugins under one broker';
-	set ylabel 'requests/s'; set key left top;
-	plot '$work/conc.dat' using 1:2 with linespoints title 'aggregate requests/s'"
+	set ylabel 'requests/s'; set key right top;
+	plot '$work/conc.dat' using 1:2 with linespoints title 'aggregate requests/s, SQLite',
+	     '$work/conc-pg.dat' using 1:2 with linespoints title 'PostgreSQL'"
 gnuplot -e "set terminal dumb 78 18; set logscale x 2; set xlabel 'plugins under one broker';
-	set ylabel 'µs'; set key left top;
-	plot '$work/conc.dat' using 1:3 with linespoints title 'p50 latency',
-	     '$work/conc.dat' using 1:4 with linespoints title 'p99 latency (worst plugin)'"
+	set ylabel 'µs'; set logscale y 10; set key left top;
+	plot '$work/conc.dat' using 1:3 with linespoints title 'p50 latency, SQLite',
+	     '$work/conc.dat' using 1:4 with linespoints title 'p99 (worst plugin), SQLite',
+	     '$work/conc-pg.dat' using 1:3 with linespoints title 'p50, PostgreSQL',
+	     '$work/conc-pg.dat' using 1:4 with linespoints title 'p99, PostgreSQL'"
 
 # Memory: total PSS of every process of 100 idle sandboxes, each way, and the kernel's
 # own memory they hold (slab, kernel stacks, page tables: /proc/meminfo before and with

@@ -48,6 +48,8 @@ struct sv_session {
 	int (*cancel)(void *arg); /* sv_session_set_cancel(), or NULL */
 	void *cancel_arg;
 	uint64_t cancel_next;	/* CLOCK_MONOTONIC of the next poll of cancel() */
+	uint64_t first_poll_ns;	/* how long a request runs before cancel() is first asked;
+				 * 0 for SV_CANCEL_POLL_NS */
 	int cancelled;		/* cancel() said so during the current request */
 };
 

@@ -218,7 +218,8 @@ sv_session_nested(void)
 
 /*
  * Starts a request, or the next page of one, on @s: nothing cancelled yet, and the next
- * poll for a cancel SV_CANCEL_POLL_NS away at the soonest, so quick requests never poll.
+ * poll for a cancel the backend's first-poll delay away at the soonest, so quick
+ * requests never poll.
  */
 static void
 begin_cancel_window(struct sv_session *s)
@@ -227,7 +228,7 @@ begin_cancel_window(struct sv_session *s)
 
 	s->cancelled = 0;
 	if (s->cancel != NULL && (now = sv_now_ns()) >= s->cancel_next)
-		s->cancel_next = now + SV_CANCEL_POLL_NS;
+		s->cancel_next = now + (s->first_poll_ns ? s->first_poll_ns : SV_CANCEL_POLL_NS);
 }
 
 /* Starts a request on @s: no reason, no objects yet; -EBUSY while a cursor is open. */
