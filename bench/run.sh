@@ -91,16 +91,18 @@ psql -X -q "$pguri" -c "INSERT INTO users(id, tenant_id, email, display_name)
 # to the server crosses CPUs, the same for both.
 median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 pg_brokered() { $1 "$svrun" --db "$pguri" "$work/query/query.so" 2>&1 | field ns_per_query; }
-pg_direct() { $1 "$work/tools" pgdirect "$pguri" 20000; }
-b1=$(pg_brokered "") d1=$(pg_direct "") b2=$(pg_brokered "") d2=$(pg_direct "")
-b3=$(pg_brokered "") d3=$(pg_direct "")
-pq=$(median3 "$b1" "$b2" "$b3") pd=$(median3 "$d1" "$d2" "$d3")
+pg_direct() { $1 "$work/tools" pgdirect "$pguri" 20000 $2; }
+b1=$(pg_brokered "") d1=$(pg_direct "") p1=$(pg_direct "" prepared)
+b2=$(pg_brokered "") d2=$(pg_direct "") p2=$(pg_direct "" prepared)
+b3=$(pg_brokered "") d3=$(pg_direct "") p3=$(pg_direct "" prepared)
+pq=$(median3 "$b1" "$b2" "$b3") pd=$(median3 "$d1" "$d2" "$d3") pp=$(median3 "$p1" "$p2" "$p3")
 postmaster=$(head -n 1 "$pg/data/postmaster.pid")
 taskset -p -c 1 "$postmaster" >/dev/null
 pq1=$(pg_brokered "taskset -c 0") pd1=$(pg_direct "taskset -c 0")
 printf '%-58s %10s %8s\n' "PostgreSQL 15 point query, same view (Unix socket)" "ns/query" "vs libpq"
 printf '%-58s %10s %8s\n' "brokered (svrun query.so, as svc_plugin_query), median of 3" "$pq" "$(ratio "$pq" "$pd")x"
 printf '%-58s %10s %8s\n' "direct libpq PQexecParams, as the core role, median of 3" "$pd" "1.00x"
+printf '%-58s %10s %8s\n' "direct libpq, prepared once (PQexecPrepared), median of 3" "$pp" "$(ratio "$pp" "$pd")x"
 printf '%-58s %10s %8s\n' "brokered, client on CPU 0, server on CPU 1" "$pq1" "$(ratio "$pq1" "$pd1")x"
 printf '%-58s %10s %8s\n' "direct libpq, client on CPU 0, server on CPU 1" "$pd1" "1.00x"
 echo

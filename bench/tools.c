@@ -7,7 +7,9 @@
  *   tools pingpong N SIZE [SPIN_NS]
  *                          N round trips of SIZE bytes over a socketpair, each side
  *                          polling up to SPIN_NS before it blocks: ns each
- *   tools pgdirect URI N   the same point query N times with PQexecParams, direct: ns each
+ *   tools pgdirect URI N [prepared]
+ *                          the same point query N times with PQexecParams, direct, or
+ *                          prepared once and run with PQexecPrepared: ns each
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -144,9 +146,11 @@ pingpong(int n, int size, long long spin_ns)
 	return 0;
 }
 
-/* PostgreSQL's baseline: the query a plugin sends, straight from libpq, no broker. */
+#define SQL "SELECT display_name FROM v_plugin_users WHERE id = $1"
+
+/* PostgreSQL's baselines: the query a plugin sends, straight from libpq, no broker. */
 static int
-pgdirect(const char *uri, int n)
+pgdirect(const char *uri, int n, int prepared)
 {
 	PGconn *c = PQconnectdb(uri);
 	char id[16];
@@ -159,11 +163,17 @@ pgdirect(const char *uri, int n)
 		fprintf(stderr, "pgdirect: %s", PQerrorMessage(c));
 		return 1;
 	}
+	if (prepared) {
+		r = PQprepare(c, "q", SQL, 1, NULL);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			return 1;
+		PQclear(r);
+	}
 	start = now_ns();
 	for (i = 0; i < n; i++) {
 		snprintf(id, sizeof(id), "%d", 1 + (i * 7919) % 10000);
-		r = PQexecParams(c, "SELECT display_name FROM v_plugin_users WHERE id = $1", 1, NULL,
-				 p, NULL, NULL, 0);
+		r = prepared ? PQexecPrepared(c, "q", 1, p, NULL, NULL, 0)
+			     : PQexecParams(c, SQL, 1, NULL, p, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
 			return 1;
 		PQclear(r);
@@ -186,9 +196,10 @@ main(int argc, char **argv)
 		return inproc(argv[2], atoi(argv[3]));
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "pingpong") == 0)
 		return pingpong(atoi(argv[2]), atoi(argv[3]), argc == 5 ? atoll(argv[4]) : 0);
-	if (argc == 4 && strcmp(argv[1], "pgdirect") == 0)
-		return pgdirect(argv[2], atoi(argv[3]));
+	if ((argc == 4 || (argc == 5 && strcmp(argv[4], "prepared") == 0)) &&
+	    strcmp(argv[1], "pgdirect") == 0)
+		return pgdirect(argv[2], atoi(argv[3]), argc == 5);
 	fprintf(stderr, "usage: tools spawn|nsspawn N CMD... | inproc DB N | pingpong N SIZE "
-			"[SPIN_NS] | pgdirect URI N\n");
+			"[SPIN_NS] | pgdirect URI N [prepared]\n");
 	return 2;
 }

@@ -48,6 +48,22 @@ static const char *const fixed_settings[] = {
 };
 #define NFIXED (sizeof(fixed_settings) / sizeof(fixed_settings[0]))
 
+/*
+ * Statements of a plugin kept prepared on its connection, the first ones it sends; any
+ * later one is parsed and planned each time, as all were before. None is ever
+ * deallocated: that could not run inside a failed transaction, and a blocking DEALLOCATE
+ * outside the pipeline would hold the broker on a server that does not answer.
+ */
+#define PREPARED_MAX 32
+
+/* One prepared statement: its text and parameter types, named sv_<id> on the server. */
+struct prepared {
+	char *sql;
+	size_t nparams;
+	Oid *types;
+	unsigned id;
+};
+
 struct pg_session {
 	struct sv_session base;
 	PGconn *conn;
@@ -61,7 +77,70 @@ struct pg_session {
 	uint64_t next_reconnect_ns; /* no attempt to reconnect before this time */
 	int after_null; /* the last result read was the end of a query (NULL) */
 	struct sv_spin spin;	/* how long to poll the server before sleeping */
+	struct prepared prepared[PREPARED_MAX];
+	size_t nprepared;
+	unsigned next_prepared_id;
 };
+
+/* Forgets every prepared statement: the connection that held them is gone. */
+static void
+forget_prepared(struct pg_session *s)
+{
+	for (size_t i = 0; i < s->nprepared; i++) {
+		free(s->prepared[i].sql);
+		free(s->prepared[i].types);
+	}
+	s->nprepared = 0;
+}
+
+/* The prepared statement for @sql with these parameter types, or NULL. */
+static const struct prepared *
+find_prepared(const struct pg_session *s, const char *sql, size_t nparams, const Oid *types)
+{
+	for (size_t i = 0; i < s->nprepared; i++) {
+		const struct prepared *p = &s->prepared[i];
+
+		if (p->nparams == nparams && strcmp(p->sql, sql) == 0 &&
+		    memcmp(p->types, types, nparams * sizeof(*types)) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * Fills the next free entry for @sql, not yet counted: it counts once the server has
+ * said the statement is prepared (keep_prepared). NULL when all are taken or memory is
+ * short; the statement then runs unprepared.
+ */
+static struct prepared *
+new_prepared(struct pg_session *s, const char *sql, size_t nparams, const Oid *types)
+{
+	struct prepared *p = &s->prepared[s->nprepared];
+
+	if (s->nprepared == PREPARED_MAX)
+		return NULL;
+	p->sql = strdup(sql);
+	p->types = malloc((nparams + 1) * sizeof(*types));
+	if (!p->sql || !p->types) {
+		free(p->sql);
+		free(p->types);
+		return NULL;
+	}
+	memcpy(p->types, types, nparams * sizeof(*types));
+	p->nparams = nparams;
+	p->id = s->next_prepared_id++;
+	return p;
+}
+
+/* Drops an entry new_prepared() filled that the server did not prepare. */
+static void
+drop_new_prepared(struct prepared *p)
+{
+	free(p->sql);
+	free(p->types);
+	p->sql = NULL;
+	p->types = NULL;
+}
 
 /* Statement kinds a plugin may send; the database decides on everything else. */
 static const char *const plugin_kinds[] = {
@@ -447,6 +526,7 @@ pg_session_close(struct sv_session *base)
 	PQfinish(s->conn);
 	for (i = 0; i < NFIXED; i++)
 		free(s->fixed[i]);
+	forget_prepared(s);
 	free(s);
 }
 
@@ -571,6 +651,7 @@ reconnect(struct pg_session *s, char *err, size_t errlen)
 		return -EIO;
 	}
 	PQfinish(old);
+	forget_prepared(s);
 	s->broken = 0;
 	s->after_null = 0;
 	s->tx_lost = s->base.plugin_tx;
@@ -1042,6 +1123,33 @@ to_wire(size_t n, const struct sv_param *p, struct wire *w)
 }
 
 /*
+ * Reads the server's answer to the preparing of *@fresh, sent just ahead of the
+ * statement; once the server took it, it counts and *@fresh is NULL. Returns 0, or
+ * -errno with @err.
+ */
+static int
+take_prepared(struct pg_session *s, struct prepared **fresh, char *err, size_t errlen)
+{
+	PGresult *res = NULL;
+	int r;
+
+	if (next_result(s, &res) < 0 || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		r = map_error(s, res, err, errlen);
+		PQclear(res);
+		return r;
+	}
+	PQclear(res);
+	s->nprepared++;
+	*fresh = NULL;
+	if (next_result(s, &res) < 0 || res != NULL) {
+		r = map_error(s, res, err, errlen);
+		PQclear(res);
+		return r;
+	}
+	return 0;
+}
+
+/*
  * One plugin statement. A read outside the plugin's transaction is one round trip and
  * one statement: it runs on its own, in a transaction that is read-only because every
  * transaction of the session is unless it says otherwise (default_transaction_read_only,
@@ -1056,9 +1164,12 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 	 struct sv_rows *out, char *err, size_t errlen)
 {
 	struct pg_session *s = (struct pg_session *)base;
+	struct prepared *fresh = NULL;
+	const struct prepared *ready;
 	struct wire w = {0};
 	PGresult *res = NULL;
 	const char *setting;
+	char name[16];
 	int r, started = 0, sent = 0, read_only;
 
 	s->timed_out = 0;
@@ -1091,10 +1202,17 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 	}
 	/* One statement only: the extended protocol refuses "a; b" in the server itself. */
 	read_only = !s->base.plugin_tx && is_read(sql);
+	if (!(ready = find_prepared(s, sql, nparams, w.types)))
+		ready = fresh = new_prepared(s, sql, nparams, w.types);
+	if (ready)
+		snprintf(name, sizeof(name), "sv_%u", ready->id);
 	sent = (read_only || PQsendQueryParams(s->conn, begin_of(s), 0, NULL, NULL, NULL, NULL,
 					       0) == 1) &&
-	       PQsendQueryParams(s->conn, sql, (int)nparams, w.types, w.values, w.lengths,
-				 w.formats, 0) == 1 &&
+	       (!fresh || PQsendPrepare(s->conn, name, sql, (int)nparams, w.types) == 1) &&
+	       (ready ? PQsendQueryPrepared(s->conn, name, (int)nparams, w.values, w.lengths,
+					    w.formats, 0)
+		      : PQsendQueryParams(s->conn, sql, (int)nparams, w.types, w.values,
+					  w.lengths, w.formats, 0)) == 1 &&
 	       PQpipelineSync(s->conn) == 1;
 	free_wire(&w);
 	if (!sent) {
@@ -1117,6 +1235,8 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 			goto drain;
 		}
 	}
+	if (fresh && (r = take_prepared(s, &fresh, err, errlen)) < 0)
+		goto drain;
 	r = collect(s, out, err, errlen);
 	goto end;
 drain:
@@ -1151,6 +1271,8 @@ end:
 	if (changed_setting(s) != NULL)
 		s->broken = 1;
 out:
+	if (fresh)
+		drop_new_prepared(fresh);
 	if (!sent && !s->broken && PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF)
 		PQexitPipelineMode(s->conn);
 	if (r < 0)

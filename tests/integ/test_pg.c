@@ -457,3 +457,32 @@ Test(pg, a_missing_database_gets_a_clear_error)
 	cr_assert_not_null(strstr(r.err, "no_such_db"), "%s", r.err);
 	it_run_free(&r);
 }
+
+Test(pg, statements_sent_again_run_prepared_and_at_most_thirty_two_are_kept)
+{
+	char want[64];
+	struct it_run r;
+	int i;
+
+	prepare();
+	it_install("prepared");
+	r = it_run_plugin("prepared");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	/* Right answers every time, one statement per text and parameter types. */
+	cr_assert(it_has_log(r.err, "prepared", "ok[int]: 42"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "prepared", "ok[text]: 42"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "prepared", "ok[sum-statements]: 2"), "%s", r.err);
+	/* One the server could not prepare: a clear error, nothing kept, and it goes on. */
+	cr_assert(it_has_log(r.err, "prepared", "failed[bad]: "), "%s", r.err);
+	cr_assert(strstr(r.err, "syntax error"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "prepared", "ok[bad-statements]: 0"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "prepared", "ok[in-tx]: rolled back"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "prepared", "ok[after-rollback]: rolled back"), "%s", r.err);
+	/* Past the bound the statements still run, and the server holds no more than 32. */
+	for (i = 0; i < 40; i++) {
+		snprintf(want, sizeof(want), "ok[distinct-%d]: %d", i, i);
+		cr_assert(it_has_log(r.err, "prepared", want), "missing %s in:\n%s", want, r.err);
+	}
+	cr_assert(it_has_log(r.err, "prepared", "ok[all-statements]: 32"), "%s", r.err);
+	it_run_free(&r);
+}
