@@ -91,7 +91,7 @@ psql -X -q "$pguri" -c "INSERT INTO users(id, tenant_id, email, display_name)
 # to the server crosses CPUs, the same for both.
 median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 pg_brokered() { $1 "$svrun" --db "$pguri" "$work/query/query.so" 2>&1 | field ns_per_query; }
-pg_direct() { $1 "$work/tools" pgdirect "$pguri" 20000 $2; }
+pg_direct() { $1 "$work/tools" pgdirect "$pguri" 20000 ${2:-}; }
 b1=$(pg_brokered "") d1=$(pg_direct "") p1=$(pg_direct "" prepared)
 b2=$(pg_brokered "") d2=$(pg_direct "") p2=$(pg_direct "" prepared)
 b3=$(pg_brokered "") d3=$(pg_direct "") p3=$(pg_direct "" prepared)
