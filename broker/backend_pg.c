@@ -49,10 +49,11 @@ static const char *const fixed_settings[] = {
 #define NFIXED (sizeof(fixed_settings) / sizeof(fixed_settings[0]))
 
 /*
- * Statements of a plugin kept prepared on its connection, the first ones it sends; any
- * later one is parsed and planned each time, as all were before. None is ever
- * deallocated: that could not run inside a failed transaction, and a blocking DEALLOCATE
- * outside the pipeline would hold the broker on a server that does not answer.
+ * Statements of a plugin kept prepared on its connection, the ones it sent last. When
+ * all are taken, the least recently used is deallocated in the pipeline of the next
+ * statement to prepare, outside a plugin transaction only (a failed one would refuse
+ * it, and its own failure would fail the plugin's transaction); inside one, a new
+ * statement runs unprepared.
  */
 #define PREPARED_MAX 32
 
@@ -62,6 +63,7 @@ struct prepared {
 	size_t nparams;
 	Oid *types;
 	unsigned id;
+	uint64_t used;	/* the session's use count at its last run */
 };
 
 struct pg_session {
@@ -80,25 +82,34 @@ struct pg_session {
 	struct prepared prepared[PREPARED_MAX];
 	size_t nprepared;
 	unsigned next_prepared_id;
+	uint64_t prepared_uses;
 };
+
+/* Frees what @p holds; it is empty after. */
+static void
+clear_prepared(struct prepared *p)
+{
+	free(p->sql);
+	free(p->types);
+	p->sql = NULL;
+	p->types = NULL;
+}
 
 /* Forgets every prepared statement: the connection that held them is gone. */
 static void
 forget_prepared(struct pg_session *s)
 {
-	for (size_t i = 0; i < s->nprepared; i++) {
-		free(s->prepared[i].sql);
-		free(s->prepared[i].types);
-	}
+	for (size_t i = 0; i < s->nprepared; i++)
+		clear_prepared(&s->prepared[i]);
 	s->nprepared = 0;
 }
 
 /* The prepared statement for @sql with these parameter types, or NULL. */
-static const struct prepared *
-find_prepared(const struct pg_session *s, const char *sql, size_t nparams, const Oid *types)
+static struct prepared *
+find_prepared(struct pg_session *s, const char *sql, size_t nparams, const Oid *types)
 {
 	for (size_t i = 0; i < s->nprepared; i++) {
-		const struct prepared *p = &s->prepared[i];
+		struct prepared *p = &s->prepared[i];
 
 		if (p->nparams == nparams && strcmp(p->sql, sql) == 0 &&
 		    memcmp(p->types, types, nparams * sizeof(*types)) == 0)
@@ -107,39 +118,34 @@ find_prepared(const struct pg_session *s, const char *sql, size_t nparams, const
 	return NULL;
 }
 
-/*
- * Fills the next free entry for @sql, not yet counted: it counts once the server has
- * said the statement is prepared (keep_prepared). NULL when all are taken or memory is
- * short; the statement then runs unprepared.
- */
+/* The entry to deallocate for a new one: the least recently used. */
 static struct prepared *
-new_prepared(struct pg_session *s, const char *sql, size_t nparams, const Oid *types)
+least_used(struct pg_session *s)
 {
-	struct prepared *p = &s->prepared[s->nprepared];
+	struct prepared *victim = &s->prepared[0];
 
-	if (s->nprepared == PREPARED_MAX)
-		return NULL;
+	for (size_t i = 1; i < s->nprepared; i++)
+		if (s->prepared[i].used < victim->used)
+			victim = &s->prepared[i];
+	return victim;
+}
+
+/* Fills @p for @sql under the session's next name; it counts once the server took it. */
+static int
+fill_prepared(struct pg_session *s, struct prepared *p, const char *sql, size_t nparams,
+	      const Oid *types)
+{
 	p->sql = strdup(sql);
 	p->types = malloc((nparams + 1) * sizeof(*types));
 	if (!p->sql || !p->types) {
-		free(p->sql);
-		free(p->types);
-		return NULL;
+		clear_prepared(p);
+		return -ENOMEM;
 	}
 	memcpy(p->types, types, nparams * sizeof(*types));
 	p->nparams = nparams;
 	p->id = s->next_prepared_id++;
-	return p;
-}
-
-/* Drops an entry new_prepared() filled that the server did not prepare. */
-static void
-drop_new_prepared(struct prepared *p)
-{
-	free(p->sql);
-	free(p->types);
-	p->sql = NULL;
-	p->types = NULL;
+	p->used = ++s->prepared_uses;
+	return 0;
 }
 
 /* Statement kinds a plugin may send; the database decides on everything else. */
@@ -1123,30 +1129,24 @@ to_wire(size_t n, const struct sv_param *p, struct wire *w)
 }
 
 /*
- * Reads the server's answer to the preparing of *@fresh, sent just ahead of the
- * statement; once the server took it, it counts and *@fresh is NULL. Returns 0, or
- * -errno with @err.
+ * Reads the server's answer to a command sent ahead of the statement in its pipeline
+ * (a DEALLOCATE, the preparing of the statement) and the end of it. Returns 0 when the
+ * server did it, or -errno with @err.
  */
 static int
-take_prepared(struct pg_session *s, struct prepared **fresh, char *err, size_t errlen)
+take_command(struct pg_session *s, char *err, size_t errlen)
 {
 	PGresult *res = NULL;
-	int r;
+	int r = 0;
 
-	if (next_result(s, &res) < 0 || PQresultStatus(res) != PGRES_COMMAND_OK) {
+	if (next_result(s, &res) < 0 || PQresultStatus(res) != PGRES_COMMAND_OK)
 		r = map_error(s, res, err, errlen);
-		PQclear(res);
-		return r;
-	}
 	PQclear(res);
-	s->nprepared++;
-	*fresh = NULL;
-	if (next_result(s, &res) < 0 || res != NULL) {
+	res = NULL;
+	if (r == 0 && (next_result(s, &res) < 0 || res != NULL))
 		r = map_error(s, res, err, errlen);
-		PQclear(res);
-		return r;
-	}
-	return 0;
+	PQclear(res);
+	return r;
 }
 
 /*
@@ -1164,13 +1164,12 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 	 struct sv_rows *out, char *err, size_t errlen)
 {
 	struct pg_session *s = (struct pg_session *)base;
-	struct prepared *fresh = NULL;
-	const struct prepared *ready;
+	struct prepared fresh = {0}, *ready, *victim = NULL;
 	struct wire w = {0};
 	PGresult *res = NULL;
 	const char *setting;
-	char name[16];
-	int r, started = 0, sent = 0, read_only;
+	char name[16], deallocate[32];
+	int r, started = 0, sent = 0, read_only, preparing = 0;
 
 	s->timed_out = 0;
 	if ((r = check_usable(s, err, errlen)) < 0)
@@ -1202,15 +1201,26 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 	}
 	/* One statement only: the extended protocol refuses "a; b" in the server itself. */
 	read_only = !s->base.plugin_tx && is_read(sql);
-	if (!(ready = find_prepared(s, sql, nparams, w.types)))
-		ready = fresh = new_prepared(s, sql, nparams, w.types);
-	if (ready)
-		snprintf(name, sizeof(name), "sv_%u", ready->id);
-	sent = (read_only || PQsendQueryParams(s->conn, begin_of(s), 0, NULL, NULL, NULL, NULL,
+	if ((ready = find_prepared(s, sql, nparams, w.types)) != NULL) {
+		ready->used = ++s->prepared_uses;
+	} else {
+		if (s->nprepared == PREPARED_MAX && !s->base.plugin_tx)
+			victim = least_used(s);
+		preparing = (s->nprepared < PREPARED_MAX || victim) &&
+			    fill_prepared(s, &fresh, sql, nparams, w.types) == 0;
+		if (!preparing)
+			victim = NULL;
+	}
+	snprintf(name, sizeof(name), "sv_%u", ready ? ready->id : fresh.id);
+	if (victim)
+		snprintf(deallocate, sizeof(deallocate), "DEALLOCATE sv_%u", victim->id);
+	sent = (!victim ||
+		PQsendQueryParams(s->conn, deallocate, 0, NULL, NULL, NULL, NULL, 0) == 1) &&
+	       (read_only || PQsendQueryParams(s->conn, begin_of(s), 0, NULL, NULL, NULL, NULL,
 					       0) == 1) &&
-	       (!fresh || PQsendPrepare(s->conn, name, sql, (int)nparams, w.types) == 1) &&
-	       (ready ? PQsendQueryPrepared(s->conn, name, (int)nparams, w.values, w.lengths,
-					    w.formats, 0)
+	       (!preparing || PQsendPrepare(s->conn, name, sql, (int)nparams, w.types) == 1) &&
+	       (ready || preparing ? PQsendQueryPrepared(s->conn, name, (int)nparams, w.values,
+							  w.lengths, w.formats, 0)
 		      : PQsendQueryParams(s->conn, sql, (int)nparams, w.types, w.values,
 					  w.lengths, w.formats, 0)) == 1 &&
 	       PQpipelineSync(s->conn) == 1;
@@ -1218,6 +1228,14 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 	if (!sent) {
 		r = map_error(s, NULL, err, errlen);
 		goto out;
+	}
+	/* Deallocated, the entry goes whatever becomes of the statement after it. */
+	if (victim) {
+		if ((r = take_command(s, err, errlen)) < 0)
+			goto drain;
+		clear_prepared(victim);
+		*victim = s->prepared[--s->nprepared];
+		s->prepared[s->nprepared] = (struct prepared){0};
 	}
 	if (!read_only) {
 		if ((r = next_result(s, &res)) < 0 ||
@@ -1235,8 +1253,12 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 			goto drain;
 		}
 	}
-	if (fresh && (r = take_prepared(s, &fresh, err, errlen)) < 0)
-		goto drain;
+	if (preparing) {
+		if ((r = take_command(s, err, errlen)) < 0)
+			goto drain;
+		s->prepared[s->nprepared++] = fresh;
+		fresh = (struct prepared){0};
+	}
 	r = collect(s, out, err, errlen);
 	goto end;
 drain:
@@ -1271,8 +1293,7 @@ end:
 	if (changed_setting(s) != NULL)
 		s->broken = 1;
 out:
-	if (fresh)
-		drop_new_prepared(fresh);
+	clear_prepared(&fresh);
 	if (!sent && !s->broken && PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF)
 		PQexitPipelineMode(s->conn);
 	if (r < 0)

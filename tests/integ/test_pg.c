@@ -458,7 +458,7 @@ Test(pg, a_missing_database_gets_a_clear_error)
 	it_run_free(&r);
 }
 
-Test(pg, statements_sent_again_run_prepared_and_at_most_thirty_two_are_kept)
+Test(pg, statements_sent_again_run_prepared_and_the_last_thirty_two_are_kept)
 {
 	char want[64];
 	struct it_run r;
@@ -484,5 +484,10 @@ Test(pg, statements_sent_again_run_prepared_and_at_most_thirty_two_are_kept)
 		cr_assert(it_has_log(r.err, "prepared", want), "missing %s in:\n%s", want, r.err);
 	}
 	cr_assert(it_has_log(r.err, "prepared", "ok[all-statements]: 32"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "prepared", "ok[first-distinct]: 0"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "prepared", "ok[last-distinct]: 1"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "prepared", "ok[int-again]: 42"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "prepared", "ok[full-tx]: 12345"), "%s", r.err);
+	cr_assert(it_has_log(r.err, "prepared", "ok[full-tx-statements]: 0"), "%s", r.err);
 	it_run_free(&r);
 }

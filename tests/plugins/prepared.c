@@ -57,5 +57,15 @@ sv_plugin_main(sv_ctx *ctx)
 		step(ctx, name, sql, 0, NULL);
 	}
 	step(ctx, "all-statements", COUNT, 0, NULL);
+	/* The least recently used went, the last ones stayed, and a gone one runs again. */
+	step(ctx, "first-distinct", COUNT " WHERE statement = 'SELECT 0'", 0, NULL);
+	step(ctx, "last-distinct", COUNT " WHERE statement = 'SELECT 39'", 0, NULL);
+	step(ctx, "int-again", SUM, 1, &as_int);
+	/* Inside a transaction, a full cache deallocates nothing: the new one runs unprepared. */
+	if (sv_begin(ctx) == 0) {
+		step(ctx, "full-tx", "SELECT 12345", 0, NULL);
+		step(ctx, "full-tx-statements", COUNT " WHERE statement = 'SELECT 12345'", 0, NULL);
+		sv_commit(ctx);
+	}
 	return 0;
 }
