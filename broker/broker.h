@@ -308,6 +308,8 @@ struct sv_peer {
 	size_t page_rows;	/* rows per page of the open paged query */
 	uint64_t serving;	/* the id of the query running now, or 0 */
 	uint64_t cancel_through; /* queries up to this id are cancelled (Cancel frames) */
+	const int *crowded;	/* nonzero: answers ask the plugin not to spin; may be NULL */
+	int told_crowded;	/* what the last answer asked */
 };
 
 /*

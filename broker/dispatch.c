@@ -73,14 +73,24 @@ handle_log(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_
 	return 0;
 }
 
-/* Queues @msg as the answer to request @id, writing the queue once it is large. */
+/*
+ * Queues @msg as the answer to request @id, writing the queue once it is large; it
+ * carries whether the broker is crowded (BrokerMessage.crowded), traced when that changes.
+ */
 static int
 answer(struct sv_peer *p, uint64_t id, Sovereign__BrokerMessage *msg)
 {
-	int r;
+	int r, crowded = p->crowded != NULL && *p->crowded;
 
 	msg->has_id = 1;
 	msg->id = id;
+	msg->has_crowded = msg->crowded = crowded;
+	if (crowded != p->told_crowded)
+		trace(p, crowded ? "#%llu: more plugins ask than there are CPUs: answers ask "
+				   "this one to wait asleep"
+				 : "#%llu: fewer plugins ask: this one may spin for its answers again",
+		      (unsigned long long)id);
+	p->told_crowded = crowded;
 	if ((r = sv_outbox_add(&p->out, &msg->base)) < 0)
 		return r;
 	if (p->out.len < SV_OUTBOX_FLUSH)

@@ -124,6 +124,9 @@ size_t sv_format_double(char buf[32], double v);
 /* The current CLOCK_MONOTONIC time in nanoseconds: the clock every deadline is in. */
 uint64_t sv_now_ns(void);
 
+/* The CPUs this process may run on (1 when that cannot be told). */
+int sv_cpu_count(void);
+
 /*
  * Whether spinning for the peer (SV_SPIN_NS) can pay: only when this process may run on
  * more than one CPU. On one CPU a spinner only delays the peer it waits for.
@@ -140,6 +143,7 @@ int sv_spin_pays(void);
  */
 struct sv_spin {
 	int on;			/* spinning can pay at all (sv_spin_pays) */
+	int crowded;		/* the peer asked for the CPUs: no spin until it says otherwise */
 	uint64_t avg_ns;	/* running average of the recent waits */
 };
 #define SV_SPIN_MAX_NS 200000u

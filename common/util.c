@@ -206,13 +206,19 @@ sv_now_ns(void)
 }
 
 int
-sv_spin_pays(void)
+sv_cpu_count(void)
 {
 	cpu_set_t set;
 
 	if (sched_getaffinity(0, sizeof(set), &set) < 0)
-		return 0;
-	return CPU_COUNT(&set) > 1;
+		return 1;
+	return CPU_COUNT(&set);
+}
+
+int
+sv_spin_pays(void)
+{
+	return sv_cpu_count() > 1;
 }
 
 uint64_t
@@ -220,7 +226,7 @@ sv_spin_budget(const struct sv_spin *s)
 {
 	uint64_t twice = 2 * s->avg_ns;
 
-	if (!s->on || twice > SV_SPIN_MAX_NS)
+	if (!s->on || s->crowded || twice > SV_SPIN_MAX_NS)
 		return 0;
 	return twice < SV_SPIN_NS ? SV_SPIN_NS : twice;
 }

@@ -84,6 +84,7 @@ receive_answer(sv_ctx *ctx, uint64_t id)
 		fail(ctx, "broker channel: malformed answer");
 		return NULL;
 	}
+	ctx->spin.crowded = m->has_crowded && m->crowded;
 	if (m->id != id) {
 		fail(ctx, "broker channel: answer to request %llu, expected %llu",
 		     (unsigned long long)m->id, (unsigned long long)id);

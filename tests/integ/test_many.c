@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -118,6 +119,56 @@ Test(many, a_flood_and_a_plugin_that_never_reads_do_not_starve_the_others)
 	deaf_killed = strstr(r.err, "plugin 'deaf' killed: deadline");
 	cr_assert(done && deaf_killed && done < deaf_killed,
 		  "steady finished only after deaf's deadline:\n%s", r.err);
+	it_run_free(&r);
+}
+
+#define CROWDED "more plugins ask than there are CPUs: answers ask this one to wait asleep"
+
+/* Runs @n copies of steady with --trace on one CPU; their whole run, checked. */
+static struct it_run
+run_steady_on_one_cpu(int n)
+{
+	const char *argv[8] = {"--db", it_uri, "--trace"};
+	char so[4][600], id[16], want[64];
+	cpu_set_t all, one;
+	struct it_run r;
+	int i;
+
+	cr_assert(n <= 4);
+	for (i = 0; i < n; i++) {
+		snprintf(so[i], sizeof(so[i]), "%s/steady%c.so", it_dir, 'a' + i);
+		it_copy(it_plugin("steady"), so[i]);
+		argv[3 + i] = so[i];
+	}
+	cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
+	CPU_ZERO(&one);
+	for (i = 0; !CPU_ISSET(i, &all); i++)
+		;
+	CPU_SET(i, &one);
+	cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0, "%s", strerror(errno));
+	r = it_svrun(argv, NULL);
+	cr_assert_eq(sched_setaffinity(0, sizeof(all), &all), 0);
+	snprintf(want, sizeof(want), "done %d requests, 0 wrong", 2000);
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "steady%c", 'a' + i);
+		cr_assert(it_has_log(r.err, id, want), "%s", r.err);
+	}
+	return r;
+}
+
+Test(many, more_plugins_asking_than_cpus_are_told_to_wait_asleep_and_one_alone_is_not)
+{
+	struct it_run r;
+
+	it_init_db();
+	/* One CPU: the broker needs it, so two plugins asking are already a crowd. */
+	r = run_steady_on_one_cpu(3);
+	cr_assert(strstr(r.err, CROWDED), "three plugins on one CPU were never told:\n%.4000s",
+		  r.err);
+	it_run_free(&r);
+	/* Control: one plugin alone is never told, so it may spin wherever that pays. */
+	r = run_steady_on_one_cpu(1);
+	cr_assert_null(strstr(r.err, CROWDED), "a plugin alone was told to wait asleep");
 	it_run_free(&r);
 }
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -837,6 +838,53 @@ dispatch_query(struct sv_peer *p, const char *sql, char *why, size_t whylen)
 	m.query = &q;
 	n = sovereign__child_message__pack(&m, buf);
 	return sv_dispatch_frame(p, buf, n, why, whylen);
+}
+
+/* Reads the next answer from @fd and whether it said the broker is crowded; -1 if none. */
+static int
+answer_crowded(int fd, struct sv_framer *f)
+{
+	Sovereign__BrokerMessage *m;
+	const uint8_t *payload;
+	size_t len;
+	int crowded;
+
+	if (sv_frame_read(fd, f, NULL, &payload, &len) < 0 ||
+	    (m = sovereign__broker_message__unpack(NULL, len, payload)) == NULL)
+		return -1;
+	crowded = m->body_case == SOVEREIGN__BROKER_MESSAGE__BODY_ROWS
+			  ? m->has_crowded && m->crowded
+			  : -1;
+	sovereign__broker_message__free_unpacked(m, NULL);
+	return crowded;
+}
+
+Test(authz, answers_ask_the_plugin_to_wait_asleep_only_while_the_broker_is_crowded)
+{
+	int sv[2], crowded = 0;
+	struct sv_peer p = {.plugin_id = "hello", .session = hello, .hello_seen = 1,
+			    .crowded = &crowded};
+	struct sv_framer f;
+	char why[512];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	sv_framer_init(&f);
+	p.fd = sv[0];
+	cr_assert_eq(dispatch_query(&p, "SELECT 1", why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(sv_peer_flush(&p), 0);
+	cr_expect_eq(answer_crowded(sv[1], &f), 0, "an uncrowded broker asked for the CPUs");
+	crowded = 1;
+	cr_assert_eq(dispatch_query(&p, "SELECT 1", why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(sv_peer_flush(&p), 0);
+	cr_expect_eq(answer_crowded(sv[1], &f), 1, "a crowded broker's answer did not say so");
+	crowded = 0;
+	cr_assert_eq(dispatch_query(&p, "SELECT 1", why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(sv_peer_flush(&p), 0);
+	cr_expect_eq(answer_crowded(sv[1], &f), 0, "the crowd's end was not passed on");
+	sv_peer_release(&p);
+	sv_framer_release(&f);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 Test(authz, a_request_the_audit_trail_cannot_record_gets_no_answer)

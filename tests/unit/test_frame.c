@@ -279,6 +279,21 @@ Test(frame, spinning_is_at_least_the_floor_while_answers_are_quick)
 		     (unsigned long long)sv_spin_budget(&s));
 }
 
+Test(frame, a_crowded_broker_stops_the_spin_and_the_spin_comes_back_after)
+{
+	struct sv_spin s = {.on = 1};
+
+	record_waits(&s, 100, 5000);
+	cr_assert_eq(sv_spin_budget(&s), SV_SPIN_NS, "control: quick answers spin the floor");
+	s.crowded = 1;
+	cr_assert_eq(sv_spin_budget(&s), 0, "spinning while the broker asked for the CPUs");
+	/* The waits still count meanwhile, so the spin comes back sized to them. */
+	record_waits(&s, 100, 70000);
+	s.crowded = 0;
+	cr_assert(sv_spin_budget(&s) > 70000, "after the crowd the spin is %llu ns",
+		  (unsigned long long)sv_spin_budget(&s));
+}
+
 Test(frame, spinning_grows_to_twice_the_answers_until_that_passes_the_cap)
 {
 	struct sv_spin s = {.on = 1};
