@@ -109,7 +109,7 @@ struct loop {
 	int sigfd;
 	struct sv_spin spin;
 	int cpus;		/* CPUs the broker and its plugins may run on */
-	int crowded;		/* plugins asking keep the CPUs busy: they should not spin */
+	int crowded;		/* more plugins ask than there are CPUs: they should not spin */
 	int busy;		/* the last turn served a request */
 	int depth;		/* turns running inside statements, at the moment */
 	int start_at_top;	/* the next start waits for a turn outside any statement */
@@ -922,11 +922,12 @@ admit_next(struct loop *l)
 }
 
 /*
- * A plugin that had a request served this recently is one of those asking. When there
- * are as many of them as CPUs, the broker needs one CPU and every plugin that spins
- * for its answer takes another from it: with 8 plugins on 2 vCPUs, spinning cost a
- * sixth of the throughput and two to three times the p99 (bench/README.md). The answers then
- * tell the plugins to wait asleep (BrokerMessage.crowded).
+ * A plugin that had a request served this recently is one of those asking. When more
+ * of them ask than there are CPUs, the ones that spin for their answers take the CPU
+ * the broker needs: with 8 plugins on 2 vCPUs, spinning cost a sixth of the throughput
+ * and two to three times the p99, while two plugins on two CPUs still gain from it
+ * (bench/README.md). The answers then tell the plugins to wait asleep
+ * (BrokerMessage.crowded).
  */
 #define ASKING_WINDOW_NS 1000000ull
 
