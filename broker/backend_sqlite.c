@@ -5,9 +5,11 @@
  *
  * Each plugin statement that writes runs inside a transaction the broker opens and
  * closes, so a statement that fails half-way, is interrupted or gives too large a result
- * changes nothing, and a plugin never holds a lock between two requests; a read is one
- * statement in autocommit, atomic by itself. In a pipelined run, consecutive reads share
- * one read transaction, which ends before any write and at the end of the run.
+ * changes nothing, and a plugin never holds a lock between two requests of its own; a
+ * read is one statement in autocommit, atomic by itself. In a run (sv_session_batch: a
+ * pipelined run, or the runner's read lease, at most half a millisecond while the broker
+ * has no one else to serve) consecutive reads share one read transaction, which ends
+ * before any write and at the end of the run.
  *
  * A statement that passed every check stays compiled in a small per-plugin cache keyed
  * by its exact text: the authorizer decides at compile time and nothing it decides on
@@ -44,6 +46,26 @@ struct cached {
 	uint64_t used;	/* the session's request count when last used */
 };
 
+/* The broker's own transaction statements, compiled once per session (exec_trusted). */
+enum trusted {
+	T_BEGIN,
+	T_COMMIT,
+	T_ROLLBACK,
+	T_SAVEPOINT,
+	T_RELEASE,
+	T_ROLLBACK_TO,
+	T_COUNT
+};
+
+static const char *const trusted_sql[T_COUNT] = {
+	[T_BEGIN] = "BEGIN",
+	[T_COMMIT] = "COMMIT",
+	[T_ROLLBACK] = "ROLLBACK",
+	[T_SAVEPOINT] = "SAVEPOINT sv_statement",
+	[T_RELEASE] = "RELEASE sv_statement",
+	[T_ROLLBACK_TO] = "ROLLBACK TO sv_statement",
+};
+
 struct sqlite_session {
 	struct sv_session base;
 	sqlite3 *conn;
@@ -51,6 +73,7 @@ struct sqlite_session {
 	uint64_t deadline_ns;
 	int timed_out;
 	int trusted;	 /* running the broker's own BEGIN/COMMIT/ROLLBACK */
+	sqlite3_stmt *tx[T_COUNT]; /* those statements, once first used */
 	sqlite3 *shadow; /* in memory: only the objects the plugin may see */
 	char *granted;	 /* views granted at install; NULL: never installed, all */
 	struct cached cache[STATEMENT_CACHE];
@@ -340,6 +363,8 @@ sqlite_session_close(struct sv_session *base)
 		free(s->cache[i].sql);
 		free(s->cache[i].objects);
 	}
+	for (size_t i = 0; i < T_COUNT; i++)
+		sqlite3_finalize(s->tx[i]);
 	/* sqlite3_close() rolls back an open transaction; the authorizer goes after it. */
 	sqlite3_close(s->conn);
 	sqlite3_close(s->shadow);
@@ -508,15 +533,27 @@ sqlite_set_deadline(struct sv_session *base, uint64_t deadline_ns)
 	((struct sqlite_session *)base)->deadline_ns = deadline_ns;
 }
 
-/* Runs one of the broker's own transaction statements past the authorizer. */
+/*
+ * Runs one of the broker's own transaction statements past the authorizer, compiled
+ * the first time and kept: it opens and closes a transaction around every write and
+ * every run of reads, where compiling it each time would cost more than the statement.
+ * A recompile SQLite does after a schema change runs trusted too. SQLITE_OK or an error.
+ */
 static int
-exec_trusted(struct sqlite_session *s, const char *sql)
+exec_trusted(struct sqlite_session *s, enum trusted which)
 {
+	sqlite3_stmt **st = &s->tx[which];
 	int rc;
 
 	s->trusted = 1;
 	sv_authz_set_trusted(s->authz, 1);
-	rc = sqlite3_exec(s->conn, sql, NULL, NULL, NULL);
+	rc = *st ? SQLITE_OK : sqlite3_prepare_v2(s->conn, trusted_sql[which], -1, st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(*st);
+		sqlite3_reset(*st);
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
 	sv_authz_set_trusted(s->authz, 0);
 	s->trusted = 0;
 	return rc;
@@ -862,7 +899,7 @@ end_batch_tx(struct sqlite_session *s)
 	s->batch_tx = 0;
 	/* A read-only transaction has nothing to lose: ROLLBACK cannot fail to release. */
 	if (!sqlite3_get_autocommit(s->conn))
-		exec_trusted(s, "ROLLBACK");
+		exec_trusted(s, T_ROLLBACK);
 }
 
 /*
@@ -878,12 +915,12 @@ open_statement_tx(struct sqlite_session *s, sqlite3_stmt *st, int *in_tx)
 	if (!s->base.plugin_tx && sqlite3_stmt_readonly(st)) {
 		if (!s->batch || s->batch_tx)
 			return SQLITE_OK;
-		rc = exec_trusted(s, "BEGIN");
+		rc = exec_trusted(s, T_BEGIN);
 		s->batch_tx = rc == SQLITE_OK;
 		return rc;
 	}
 	end_batch_tx(s);
-	rc = exec_trusted(s, s->base.plugin_tx ? "SAVEPOINT sv_statement" : "BEGIN");
+	rc = exec_trusted(s, s->base.plugin_tx ? T_SAVEPOINT : T_BEGIN);
 	*in_tx = rc == SQLITE_OK;
 	return rc;
 }
@@ -965,8 +1002,8 @@ sqlite_query(struct sv_session *base, const char *sql, size_t nparams,
 		goto out;
 	/* Reset before COMMIT, which would otherwise wait for this statement to end. */
 	sqlite3_reset(st);
-	if (in_tx && (rc = exec_trusted(s, s->base.plugin_tx ? "RELEASE sv_statement"
-							    : "COMMIT")) != SQLITE_OK) {
+	if (in_tx && (rc = exec_trusted(s, s->base.plugin_tx ? T_RELEASE : T_COMMIT)) !=
+			     SQLITE_OK) {
 		r = map_error(s, rc, err, errlen);
 		goto out;
 	}
@@ -977,10 +1014,10 @@ out:
 	/* An interrupted write may already have rolled the transaction back itself. */
 	if (in_tx && !sqlite3_get_autocommit(s->conn)) {
 		if (s->base.plugin_tx) {
-			exec_trusted(s, "ROLLBACK TO sv_statement");
-			exec_trusted(s, "RELEASE sv_statement");
+			exec_trusted(s, T_ROLLBACK_TO);
+			exec_trusted(s, T_RELEASE);
 		} else {
-			exec_trusted(s, "ROLLBACK");
+			exec_trusted(s, T_ROLLBACK);
 		}
 	}
 	/* Should SQLite have ended the whole transaction itself, the plugin's is gone. */
@@ -1095,8 +1132,8 @@ sqlite_batch(struct sv_session *base, int on)
 static int
 sqlite_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
 {
-	static const char *const sql[] = {[SV_TXN_BEGIN] = "BEGIN", [SV_TXN_COMMIT] = "COMMIT",
-					  [SV_TXN_ROLLBACK] = "ROLLBACK"};
+	static const enum trusted sql[] = {[SV_TXN_BEGIN] = T_BEGIN, [SV_TXN_COMMIT] = T_COMMIT,
+					   [SV_TXN_ROLLBACK] = T_ROLLBACK};
 	struct sqlite_session *s = (struct sqlite_session *)base;
 	int rc;
 
@@ -1105,7 +1142,7 @@ sqlite_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
 	if ((rc = exec_trusted(s, sql[op])) != SQLITE_OK) {
 		/* A failed COMMIT leaves the transaction open: roll it back, report it. */
 		if (!sqlite3_get_autocommit(s->conn))
-			exec_trusted(s, "ROLLBACK");
+			exec_trusted(s, T_ROLLBACK);
 		s->base.plugin_tx = 0;
 		return map_error(s, rc, err, errlen);
 	}

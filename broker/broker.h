@@ -146,10 +146,11 @@ void sv_session_close_pages(struct sv_session *s);
 int sv_session_paging(const struct sv_session *s);
 
 /*
- * Marks the start (@on) and the end of a pipelined run of requests on @s. Inside a run a
- * backend may serve consecutive reads from one snapshot, paying for a read transaction
- * once instead of once per read; a write still commits before it is answered, and the
- * end of the run releases every lock. Backends without such a saving ignore it.
+ * Marks the start (@on) and the end of a run of requests on @s served back to back: a
+ * pipelined run, or the runner's read lease (runner/session.c). Inside a run a backend
+ * may serve consecutive reads from one snapshot, paying for a read transaction once
+ * instead of once per read; a write still commits before it is answered, and the end of
+ * the run releases every lock. Backends without such a saving ignore it.
  */
 void sv_session_batch(struct sv_session *s, int on);
 

@@ -112,6 +112,8 @@ struct loop {
 	int crowded;		/* more plugins ask than there are CPUs: they should not spin */
 	int busy;		/* the last turn served a request */
 	int depth;		/* turns running inside statements, at the moment */
+	struct state *leased;	/* whose reads share one read transaction (take_lease) */
+	uint64_t lease_ns;	/* since when */
 	int start_at_top;	/* the next start waits for a turn outside any statement */
 	sv_start_fn *start;	/* how plugin i is started, with start_arg */
 	void *start_arg;
@@ -321,6 +323,53 @@ nobody_reads(struct state *st, int r)
 }
 
 /*
+ * How long one plugin's reads may share one read transaction (take_lease). On SQLite
+ * that is its shared lock, which a core writer waits for: less than the 1 ms of SQLite's
+ * first busy wait, so a writer that meets it is through at its first retry.
+ */
+#define LEASE_NS 500000ull
+
+/* Ends the loop's read lease, and with it the shared lock; not under a running statement. */
+static void
+end_lease(struct loop *l)
+{
+	if (l->leased == NULL || l->leased->running)
+		return;
+	sv_session_batch(l->leased->peer.session, 0);
+	l->leased = NULL;
+}
+
+/* Ends the lease once it has lasted LEASE_NS, wherever the loop notices. */
+static void
+check_lease(struct loop *l, uint64_t now)
+{
+	if (l->leased != NULL && now - l->lease_ns >= LEASE_NS)
+		end_lease(l);
+}
+
+/*
+ * Lets the reads of @st share one read transaction across its requests, for up to
+ * LEASE_NS, so that a plugin asking one question at a time pays SQLite's locking (eight
+ * syscalls, most of what a point query costs) once a lease instead of once a read. Only
+ * at the loop's top level and for one plugin at a time: the lease ends before another
+ * plugin is served or started, so no other plugin's write ever waits for it, and a core
+ * writer waits LEASE_NS at most. The reads see no commit of another connection
+ * meanwhile: in rollback-journal mode none can commit, in WAL mode they read one
+ * snapshot, no older than LEASE_NS.
+ */
+static void
+take_lease(struct loop *l, struct state *st)
+{
+	check_lease(l, sv_now_ns());
+	if (l->leased == st)
+		return;
+	end_lease(l);
+	sv_session_batch(st->peer.session, 1);
+	l->leased = st;
+	l->lease_ns = sv_now_ns();
+}
+
+/*
  * Serves the whole requests held, at most FRAMES_PER_TURN of them and none while the
  * plugin leaves its answers unread; sets st->backlog when some must wait for the next
  * turn. Returns 0, or -EPROTO with @why on a violation.
@@ -342,8 +391,10 @@ serve_frames(struct state *st, char *why, size_t len)
 	       (k = sv_framer_next(&st->framer, &payload, &plen)) == 1) {
 		served++;
 		st->busy = 1;
-		/* Two whole requests at hand: a pipelined run, served as one (sv_session_batch). */
-		if (!batch && st->peer.hello_seen && sv_framer_more(&st->framer)) {
+		/* Inside another statement's turn, only a pipelined run shares its reads. */
+		if (st->peer.hello_seen && st->loop->depth == 0) {
+			take_lease(st->loop, st);
+		} else if (!batch && st->peer.hello_seen && sv_framer_more(&st->framer)) {
 			batch = 1;
 			sv_session_batch(st->peer.session, 1);
 		}
@@ -762,6 +813,8 @@ finish(struct state *st)
 	if (st->peer.log_dropped)
 		sv_warn("plugin '%s': %zu bytes of sv_log lines dropped beyond the %zu-byte limit",
 			st->sup->id, st->peer.log_dropped, st->sup->output_max);
+	if (st->loop->leased == st)
+		end_lease(st->loop);
 	st->finished = 1;
 	sync_watch(st);
 	drop(st, SLOT_NOTIFY, &st->notify_fd);
@@ -818,30 +871,57 @@ next_timeout(const struct state *sts, size_t n, uint64_t now)
 }
 
 /*
+ * Sleeps until events come or @timeout_ms passes; a lease held is kept only for what is
+ * left of it (one CPU: the plugin's next request comes while the broker sleeps), then
+ * given up before the rest of the sleep.
+ */
+static int
+sleep_for_events(struct loop *l, struct epoll_event *ev, int timeout_ms)
+{
+	struct timespec left;
+	uint64_t now, end;
+	int n;
+
+	if (l->leased != NULL && !l->leased->running) {
+		now = sv_now_ns();
+		end = l->lease_ns + LEASE_NS;
+		if (end > now && (timeout_ms < 0 || end - now < (uint64_t)timeout_ms * 1000000)) {
+			left.tv_sec = 0;
+			left.tv_nsec = (long)(end - now);
+			if ((n = epoll_pwait2(l->epfd, ev, EVENTS_PER_WAIT, &left, NULL)) != 0)
+				return n;
+		}
+		end_lease(l);
+	}
+	return epoll_wait(l->epfd, ev, EVENTS_PER_WAIT, timeout_ms);
+}
+
+/*
  * Waits for events, first polling without sleep (as long as sv_spin_budget() says) when a
  * plugin has just been served: its next request is then likely microseconds away, and
  * waking this process from sleep would cost more than the spin.
  */
 static int
-wait_for_events(int epfd, struct epoll_event *ev, int busy, struct sv_spin *spin,
-		int timeout_ms)
+wait_for_events(struct loop *l, struct epoll_event *ev, int timeout_ms)
 {
-	uint64_t start, until, budget;
-	int n;
+	uint64_t start, now, until, budget;
+	int n = 0;
 
-	if (!busy || timeout_ms == 0)
-		return epoll_wait(epfd, ev, EVENTS_PER_WAIT, timeout_ms);
+	if (timeout_ms == 0)
+		return epoll_wait(l->epfd, ev, EVENTS_PER_WAIT, 0);
+	if (l->depth > 0 || !l->busy)
+		return sleep_for_events(l, ev, timeout_ms);
 	start = sv_now_ns();
-	n = 0;
-	if ((budget = sv_spin_budget(spin)) > 0) {
+	if ((budget = sv_spin_budget(&l->spin)) > 0) {
 		until = start + budget;
-		while ((n = epoll_wait(epfd, ev, EVENTS_PER_WAIT, 0)) == 0 && sv_now_ns() < until)
-			;
+		while ((n = epoll_wait(l->epfd, ev, EVENTS_PER_WAIT, 0)) == 0 &&
+		       (now = sv_now_ns()) < until)
+			check_lease(l, now);
 	}
 	if (n == 0)
-		n = epoll_wait(epfd, ev, EVENTS_PER_WAIT, timeout_ms);
+		n = sleep_for_events(l, ev, timeout_ms);
 	if (n > 0)
-		sv_spin_record(spin, sv_now_ns() - start);
+		sv_spin_record(&l->spin, sv_now_ns() - start);
 	return n;
 }
 
@@ -946,11 +1026,15 @@ run_turn(struct loop *l, int may_sleep)
 	size_t i, asking = 0;
 	int k, m, timeout_ms = 0;
 
-	if (l->started < l->n && *l->signo == 0 && (l->depth == 0 || !l->start_at_top))
+	check_lease(l, sv_now_ns());
+	/* A start takes longer than a lease may last. */
+	if (l->started < l->n && *l->signo == 0 && (l->depth == 0 || !l->start_at_top)) {
+		end_lease(l);
 		admit_next(l);
+	}
 	if (may_sleep && (l->started == l->n || *l->signo != 0))
 		timeout_ms = next_timeout(l->sts, l->started, sv_now_ns());
-	k = wait_for_events(l->epfd, ev, l->depth == 0 && l->busy, &l->spin, timeout_ms);
+	k = wait_for_events(l, ev, timeout_ms);
 	if (k < 0 && errno != EINTR) {
 		sv_warn("the broker's event loop failed: %s", strerror(errno));
 		stop_all(l->sts, l->started, SIGTERM);

@@ -605,6 +605,18 @@ Test(authz, a_pipelined_run_commits_each_write_at_once_and_releases_its_lock_at_
 	expect_ok_value(hello, "SELECT display_name FROM v_plugin_users WHERE id = 1", "Alice B");
 }
 
+Test(authz, the_brokers_compiled_transaction_statements_still_work_after_core_changes_schema)
+{
+	free(expect_ok(hello, "INSERT INTO plugin_hello_visits(note) VALUES ('before')"));
+	/* BEGIN and COMMIT are compiled once per session; core's change must not break them. */
+	raw_exec("CREATE TABLE core_added_later(x); DROP TABLE core_added_later");
+	free(expect_ok(hello, "INSERT INTO plugin_hello_visits(note) VALUES ('after')"));
+	cr_assert_eq(sv_session_txn(hello, SV_TXN_BEGIN, err, sizeof(err)), 0, "%s", err);
+	free(expect_ok(hello, "INSERT INTO plugin_hello_visits(note) VALUES ('in its own')"));
+	cr_assert_eq(sv_session_txn(hello, SV_TXN_COMMIT, err, sizeof(err)), 0, "%s", err);
+	expect_raw("SELECT count(*) FROM plugin_hello_visits", "3");
+}
+
 Test(authz, a_transaction_begun_inside_a_pipelined_run_still_lands_whole)
 {
 	sv_session_batch(hello, 1);
