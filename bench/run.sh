@@ -61,6 +61,7 @@ qp=$(echo "$out" | field ns_per_query_pipelined)
 out=$(taskset -c 0 "$svrun" --db "sqlite:$db" "$work/query/query.so" 2>&1)
 q1=$(echo "$out" | field ns_per_query)
 ip=$("$work/tools" inproc "$db" 200000)
+ipt=$("$work/tools" inproc "$db" 200000 tx)
 pp=$("$work/tools" pingpong 200000 128)
 pp1=$(taskset -c 0 "$work/tools" pingpong 200000 128)
 pps=$("$work/tools" pingpong 200000 128 50000)
@@ -69,6 +70,7 @@ printf '%-58s %10s %8s\n' "brokered, one at a time (svrun query.so, sv_query)" "
 printf '%-58s %10s %8s\n' "brokered, pipelined 64 deep (sv_query_send/recv)" "$qp" "$(ratio "$qp" "$ip")x"
 printf '%-58s %10s %8s\n' "brokered, both sides on CPU 0 (taskset -c 0)" "$q1" "$(ratio "$q1" "$ip")x"
 printf '%-58s %10s %8s\n' "in-process sqlite3, prepared once" "$ip" "1.00x"
+printf '%-58s %10s %8s\n' "in-process, all in one read transaction (no locking)" "$ipt" "$(ratio "$ipt" "$ip")x"
 printf '%-58s %10s %8s\n' "socketpair ping-pong, 128 bytes (transport floor)" "$pp" "$(ratio "$pp" "$ip")x"
 printf '%-58s %10s %8s\n' "socketpair ping-pong, each side polling 50 µs first" "$pps" "$(ratio "$pps" "$ip")x"
 printf '%-58s %10s %8s\n' "socketpair ping-pong, both on CPU 0" "$pp1" "$(ratio "$pp1" "$ip")x"

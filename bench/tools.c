@@ -3,7 +3,8 @@
  *   tools spawn N CMD...   run CMD N times (fork, exec, wait): median and p90 in µs
  *   tools nsspawn N CMD... the same, each child made by clone3 in new user, PID, network,
  *                          IPC, UTS and mount namespaces: what the kernel alone costs
- *   tools inproc DB N      N point queries through v_plugin_users, prepared once: ns each
+ *   tools inproc DB N [tx] N point queries through v_plugin_users, prepared once, each
+ *                          in autocommit or all in one read transaction: ns each
  *   tools pingpong N SIZE [SPIN_NS]
  *                          N round trips of SIZE bytes over a socketpair, each side
  *                          polling up to SPIN_NS before it blocks: ns each
@@ -80,9 +81,12 @@ spawn(int n, char **argv, unsigned long long flags)
 	return 0;
 }
 
-/* The in-process baseline: what the same query costs without any sandbox. */
+/*
+ * The in-process baseline: what the same query costs without any sandbox; with @one_tx
+ * all of them in one read transaction, which pays SQLite's locking only once.
+ */
 static int
-inproc(const char *path, int n)
+inproc(const char *path, int n, int one_tx)
 {
 	sqlite3_stmt *st;
 	sqlite3 *db;
@@ -92,6 +96,8 @@ inproc(const char *path, int n)
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT display_name FROM v_plugin_users WHERE id = ?1", -1,
 			       &st, NULL) != SQLITE_OK)
+		return 1;
+	if (one_tx && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return 1;
 	start = now_ns();
 	for (i = 0; i < n; i++) {
@@ -192,14 +198,15 @@ main(int argc, char **argv)
 		return spawn(atoi(argv[2]), argv + 3,
 			     CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
 				     CLONE_NEWUTS | CLONE_NEWNS);
-	if (argc == 4 && strcmp(argv[1], "inproc") == 0)
-		return inproc(argv[2], atoi(argv[3]));
+	if ((argc == 4 || (argc == 5 && strcmp(argv[4], "tx") == 0)) &&
+	    strcmp(argv[1], "inproc") == 0)
+		return inproc(argv[2], atoi(argv[3]), argc == 5);
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "pingpong") == 0)
 		return pingpong(atoi(argv[2]), atoi(argv[3]), argc == 5 ? atoll(argv[4]) : 0);
 	if ((argc == 4 || (argc == 5 && strcmp(argv[4], "prepared") == 0)) &&
 	    strcmp(argv[1], "pgdirect") == 0)
 		return pgdirect(argv[2], atoi(argv[3]), argc == 5);
-	fprintf(stderr, "usage: tools spawn|nsspawn N CMD... | inproc DB N | pingpong N SIZE "
+	fprintf(stderr, "usage: tools spawn|nsspawn N CMD... | inproc DB N [tx] | pingpong N SIZE "
 			"[SPIN_NS] | pgdirect URI N [prepared]\n");
 	return 2;
 }

@@ -174,12 +174,14 @@ Test(many, more_plugins_asking_than_cpus_are_told_to_wait_asleep_and_one_alone_i
 }
 
 /*
- * A core write while a plugin reads back to back: the broker keeps the plugin's shared
- * lock between its reads (the read lease, runner/session.c), but only half a millisecond
- * at a time, so a writer with an ordinary busy timeout gets through, and the plugin's
- * next reads see what it wrote.
+ * A core write while a plugin reads back to back: the broker keeps the plugin's reads in
+ * one read transaction between its requests (the read lease, runner/session.c), but only
+ * half a millisecond at a time, so a writer with an ordinary busy timeout gets through,
+ * and the plugin's next reads see what it wrote. @wal: the database in WAL mode, where
+ * the writer does not wait but the lease's reads share one snapshot.
  */
-Test(many, a_core_write_gets_through_while_a_plugin_reads_back_to_back_and_the_plugin_sees_it)
+static void
+core_write_during_back_to_back_reads(int wal)
 {
 	sqlite3 *db = NULL;
 	struct it_proc p;
@@ -188,6 +190,8 @@ Test(many, a_core_write_gets_through_while_a_plugin_reads_back_to_back_and_the_p
 	int rc;
 
 	it_init_db();
+	if (wal)
+		it_sql("PRAGMA journal_mode = WAL");
 	it_start(&p, (const char *const[]){"--db", it_uri, plugin("reader"), NULL}, NULL);
 	cr_assert(it_wait_for_text(p.err_path, "[reader] reading", 10000),
 		  "the reader never got going");
@@ -202,6 +206,22 @@ Test(many, a_core_write_gets_through_while_a_plugin_reads_back_to_back_and_the_p
 	cr_assert(it_has_log(r.err, "reader", "saw Alice Z after "), "%s", r.err);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	it_run_free(&r);
+}
+
+Test(many, a_core_write_gets_through_while_a_plugin_reads_back_to_back_and_the_plugin_sees_it)
+{
+	core_write_during_back_to_back_reads(0);
+}
+
+Test(many, in_wal_mode_a_plugin_reading_back_to_back_sees_a_core_write_soon_after_it)
+{
+	char *mode;
+
+	core_write_during_back_to_back_reads(1);
+	/* Control: the run really was in WAL mode. */
+	mode = it_sql_dump("PRAGMA journal_mode");
+	cr_assert_str_eq(mode, "wal\n");
+	free(mode);
 }
 
 /*
