@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <sovereign/plugin.h>
@@ -423,6 +424,21 @@ out:
 }
 
 /*
+ * The process at the other end of @conn: its backend, when the server is on this
+ * machine behind a Unix socket; 0 over TCP, or from another PID namespace.
+ */
+static pid_t
+server_pid(PGconn *conn)
+{
+	struct ucred peer;
+	socklen_t len = sizeof(peer);
+
+	if (getsockopt(PQsocket(conn), SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
+		return 0;
+	return peer.pid;
+}
+
+/*
  * Connects as @role with @password to the server and database of the core connection,
  * with the plugin's identity and time limits fixed as connection options.
  */
@@ -478,6 +494,7 @@ connect_plugin(struct pg_session *s, PGconn *core, const char *role, const char 
 		goto out;
 	}
 	PQsetNoticeProcessor(s->conn, drop_notice, NULL);
+	s->spin.on = sv_spin_pays_for(server_pid(s->conn));
 	r = 0;
 out:
 	if (r == -ENOMEM)
@@ -599,7 +616,6 @@ pg_session_open(struct sv_db *dbase, const char *plugin_id, const struct sv_sess
 	s->base.lim = *lim;
 	s->base.first_poll_ns = FIRST_POLL_NS;
 	s->db = d;
-	s->spin.on = sv_spin_pays();
 	snprintf(s->id, sizeof(s->id), "%s", plugin_id);
 	if ((r = core_query(d->core,
 			    "SELECT 1 FROM sv_installed i JOIN pg_roles r ON r.rolname = "

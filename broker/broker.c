@@ -337,11 +337,13 @@ sv_session_query(struct sv_session *s, const char *sql, size_t nparams,
 	return r;
 }
 
-void
+int
 sv_session_batch(struct sv_session *s, int on)
 {
-	if (s->ops->batch)
-		s->ops->batch(s, on);
+	if (!s->ops->batch)
+		return 0;
+	s->ops->batch(s, on);
+	return 1;
 }
 
 int

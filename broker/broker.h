@@ -150,9 +150,10 @@ int sv_session_paging(const struct sv_session *s);
  * pipelined run, or the runner's read lease (runner/session.c). Inside a run a backend
  * may serve consecutive reads from one snapshot, paying for a read transaction once
  * instead of once per read; a write still commits before it is answered, and the end of
- * the run releases every lock. Backends without such a saving ignore it.
+ * the run releases every lock. Backends without such a saving ignore it. Returns whether
+ * the backend has one.
  */
-void sv_session_batch(struct sv_session *s, int on);
+int sv_session_batch(struct sv_session *s, int on);
 
 /* What a plugin asks of its transaction. */
 enum sv_txn { SV_TXN_BEGIN = 1, SV_TXN_COMMIT = 2, SV_TXN_ROLLBACK = 3 };

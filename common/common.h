@@ -134,6 +134,14 @@ int sv_cpu_count(void);
 int sv_spin_pays(void);
 
 /*
+ * Whether spinning for an answer of process @peer (0: one this process cannot see, such
+ * as a server over TCP) can pay: some CPU can run the peer while this process spins,
+ * either because this process may run on more than one, or because the peer may run on
+ * one this process may not. A peer it cannot see counts as able to run anywhere.
+ */
+int sv_spin_pays_for(pid_t peer);
+
+/*
  * Spinning sized to the peer: each side keeps a running average of how long its recent
  * waits for the peer took, spun or slept, and spins for twice that, at least SV_SPIN_NS.
  * When twice the average is above SV_SPIN_MAX_NS (a broker busy with many plugins, a
@@ -142,7 +150,7 @@ int sv_spin_pays(void);
  * Start from {.on = ...}.
  */
 struct sv_spin {
-	int on;			/* spinning can pay at all (sv_spin_pays) */
+	int on;			/* spinning can pay at all (sv_spin_pays, sv_spin_pays_for) */
 	int crowded;		/* the peer asked for the CPUs: no spin until it says otherwise */
 	uint64_t avg_ns;	/* running average of the recent waits */
 };

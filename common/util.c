@@ -221,6 +221,21 @@ sv_spin_pays(void)
 	return sv_cpu_count() > 1;
 }
 
+int
+sv_spin_pays_for(pid_t peer)
+{
+	cpu_set_t ours, theirs, both;
+
+	if (sched_getaffinity(0, sizeof(ours), &ours) < 0)
+		return 0;
+	if (CPU_COUNT(&ours) > 1)
+		return 1;
+	if (peer <= 0 || sched_getaffinity(peer, sizeof(theirs), &theirs) < 0)
+		return sysconf(_SC_NPROCESSORS_ONLN) > 1;
+	CPU_OR(&both, &ours, &theirs);
+	return CPU_COUNT(&both) > 1;
+}
+
 uint64_t
 sv_spin_budget(const struct sv_spin *s)
 {

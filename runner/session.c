@@ -368,9 +368,11 @@ take_lease(struct loop *l, struct state *st)
 	if (l->leased == st)
 		return;
 	end_lease(l);
-	sv_session_batch(st->peer.session, 1);
-	l->leased = st;
-	l->lease_ns = sv_now_ns();
+	/* A backend with nothing to share (PostgreSQL) needs no lease to end. */
+	if (sv_session_batch(st->peer.session, 1)) {
+		l->leased = st;
+		l->lease_ns = sv_now_ns();
+	}
 }
 
 /*
@@ -875,30 +877,14 @@ next_timeout(const struct state *sts, size_t n, uint64_t now)
 }
 
 /*
- * Sleeps until events come or @timeout_ms passes; a lease held is kept only for what is
- * left of it (one CPU: the plugin's next request comes while the broker sleeps), then
- * given up before the rest of the sleep.
+ * Sleeps until events come or @timeout_ms passes. The lease ends first: held through a
+ * sleep it would need a timer of its own, and on a VM arming and cancelling one costs
+ * about what the lease saves.
  */
 static int
 sleep_for_events(struct loop *l, struct epoll_event *ev, int timeout_ms)
 {
-	struct timespec left;
-	uint64_t now, end;
-	int n;
-
-	if (l->leased != NULL && !l->leased->running) {
-		now = sv_now_ns();
-		end = l->lease_ns + LEASE_NS;
-		if (end > now && (timeout_ms < 0 || end - now < (uint64_t)timeout_ms * 1000000)) {
-			left.tv_sec = 0;
-			left.tv_nsec = (long)(end - now);
-			n = epoll_pwait2(l->epfd, ev, EVENTS_PER_WAIT, &left, NULL);
-			/* Before Linux 5.11 there is no such call: the lease just ends sooner. */
-			if (n > 0 || (n < 0 && errno != ENOSYS))
-				return n;
-		}
-		end_lease(l);
-	}
+	end_lease(l);
 	return epoll_wait(l->epfd, ev, EVENTS_PER_WAIT, timeout_ms);
 }
 

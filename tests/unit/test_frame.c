@@ -5,6 +5,8 @@
 #include <criterion/criterion.h>
 #include <endian.h>
 #include <errno.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +338,53 @@ Test(frame, one_slow_answer_does_not_stop_the_spin)
 	/* A control: a run of slow answers does stop it. */
 	record_waits(&s, 10, 10000000000ull);
 	cr_assert_eq(sv_spin_budget(&s), 0);
+}
+
+/* Confines process @pid (0: this one) to CPU @cpu, or to @cpu and @other when >= 0. */
+static void
+confine(pid_t pid, int cpu, int other)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (other >= 0)
+		CPU_SET(other, &set);
+	cr_assert_eq(sched_setaffinity(pid, sizeof(set), &set), 0, "%s", strerror(errno));
+}
+
+Test(frame, spinning_for_a_peer_pays_only_when_a_cpu_other_than_ours_can_run_it)
+{
+	cpu_set_t all;
+	int a = -1, b = -1, i;
+	pid_t peer;
+
+	cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
+	for (i = 0; i < CPU_SETSIZE && b < 0; i++)
+		if (CPU_ISSET(i, &all))
+			*(a < 0 ? &a : &b) = i;
+	cr_assert(b >= 0, "this test needs two CPUs to put a peer beside or apart from it");
+	peer = fork();
+	cr_assert_geq(peer, 0);
+	if (peer == 0) {
+		pause();
+		_exit(0);
+	}
+	/* Both on one CPU: spinning would only keep the peer from answering. */
+	confine(0, a, -1);
+	confine(peer, a, -1);
+	cr_expect_eq(sv_spin_pays_for(peer), 0);
+	/* The peer on another CPU: it answers while this one spins. */
+	confine(peer, b, -1);
+	cr_expect_eq(sv_spin_pays_for(peer), 1);
+	/* A peer it cannot see (a server over TCP) may run anywhere. */
+	cr_expect_eq(sv_spin_pays_for(0), 1);
+	/* Two CPUs of its own, wherever the peer is. */
+	confine(peer, a, -1);
+	confine(0, a, b);
+	cr_expect_eq(sv_spin_pays_for(peer), 1);
+	kill(peer, SIGKILL);
+	waitpid(peer, NULL, 0);
 }
 
 Test(frame, reading_a_frame_records_how_long_its_wait_took)
