@@ -418,6 +418,12 @@ build_shadow(struct sqlite_session *s, sqlite3 *core, const char *plugin_id)
 
 	if (sqlite3_open_v2(":memory:", &s->shadow, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
 		return -ENOMEM;
+	/*
+	 * The shadow never holds a row, only a schema: its smallest page keeps every table's
+	 * root page and the pager's scratch 512 bytes, not 4 KiB, in each idle session.
+	 */
+	if (sqlite3_exec(s->shadow, "PRAGMA page_size = 512", NULL, NULL, NULL) != SQLITE_OK)
+		return -ENOMEM;
 	snprintf(prefix, sizeof(prefix), "plugin_%s_", plugin_id);
 	if (sqlite3_prepare_v2(core,
 			       "SELECT type, name, sql FROM sqlite_schema WHERE "
