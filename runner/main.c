@@ -93,6 +93,7 @@ struct launch {
 	const char *id;
 	char policy_path[4096];
 	struct sv_policy *policy;
+	int policy_shared;		/* an earlier launch's, freed with that one */
 	struct sv_policy *ceiling;
 	struct sv_learn *learn;
 	char learn_path[4096];
@@ -104,12 +105,28 @@ struct launch {
 };
 
 /*
- * Reads a plugin's manifest and policy and checks them against the ceiling, before any
- * database is opened or anything forked. Returns 0, or -1 after saying why.
+ * The policy an earlier one of the @n launches @ls parsed from @path, or NULL: plugins
+ * run on one policy file hold one copy of it in the broker, not one each.
+ */
+static struct sv_policy *
+policy_parsed_before(const struct launch *ls, size_t n, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ls[i].policy && strcmp(ls[i].policy_path, path) == 0)
+			return ls[i].policy;
+	return NULL;
+}
+
+/*
+ * Reads the manifest and policy of launch @i of @ls and checks them against the ceiling,
+ * before any database is opened or anything forked. Returns 0, or -1 after saying why.
  */
 static int
-prepare(struct launch *l)
+prepare(struct launch *ls, size_t i)
 {
+	struct launch *l = &ls[i];
 	struct sv_options *o = &l->o;
 	char err[1024];
 
@@ -137,7 +154,9 @@ prepare(struct launch *l)
 		return -1;
 	}
 	/* Checked here so a broken policy is reported before anything is forked. */
-	if (sv_policy_load(l->policy_path, &l->policy, err, sizeof(err)) < 0) {
+	if ((l->policy = policy_parsed_before(ls, i, l->policy_path)) != NULL)
+		l->policy_shared = 1;
+	else if (sv_policy_load(l->policy_path, &l->policy, err, sizeof(err)) < 0) {
 		sv_warn("policy: %s", err);
 		return -1;
 	}
@@ -319,7 +338,8 @@ release(struct launch *l)
 	sv_policy_free(l->ceiling);
 	sv_child_destroy(&l->child);
 	sv_session_close(l->session);
-	sv_policy_free(l->policy);
+	if (!l->policy_shared)
+		sv_policy_free(l->policy);
 	sv_manifest_clear(&l->manifest);
 }
 
@@ -467,7 +487,7 @@ run_plugins(const struct sv_options *o)
 						.err = -1};
 	}
 	for (i = 0; i < n; i++)
-		if (prepare(&ls[i]) < 0)
+		if (prepare(ls, i) < 0)
 			goto out;
 	if (refuse_duplicate_ids(ls, n) < 0)
 		goto out;

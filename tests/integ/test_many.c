@@ -3,7 +3,8 @@
  * stalled by another (a flood, a plugin that never reads its answers, a crash, a
  * violation, a deadline, a write that locks the database, a plugin reading back to back
  * under the broker's read lease), a signal to svrun leaves no process behind, and a load
- * of 64 plugins x 10,000 requests comes back whole, every answer checked by content.
+ * of 64 plugins x 10,000 requests comes back whole, every answer checked by content;
+ * plugins run on one policy file share its parsed rules, each named by its own file.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -93,6 +94,95 @@ Test(many, a_plugin_whose_session_cannot_open_fails_alone_and_runs_no_code)
 	r = it_svrun((const char *const[]){"--db", it_uri, plugin("benign"), NULL}, NULL);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert(it_has_log(r.err, "benign", "ok"), "%s", r.err);
+	it_run_free(&r);
+}
+
+/* Writes policy @name in it_dir: the default one plus @extra; returns its path. */
+static const char *
+policy_beside_default(const char *name, const char *extra)
+{
+	static char paths[2][512];
+	static int next;
+	char *path = paths[next++ % 2];
+	char text[512];
+
+	snprintf(path, sizeof(paths[0]), "%s/%s.policy", it_dir, name);
+	snprintf(text, sizeof(text), "@include " SOURCE_DIR "/policies/default.policy\n%s", extra);
+	it_write_file(path, text);
+	return path;
+}
+
+/* A copy of the learner plugin as @id in it_dir, installed under @policy if not NULL. */
+static const char *
+learner_as(const char *id, const char *policy)
+{
+	static char paths[4][600];
+	static int next;
+	char *so = paths[next++ % 4], manifest[600], text[700];
+	struct it_run r;
+
+	snprintf(so, sizeof(paths[0]), "%s/%s.so", it_dir, id);
+	it_copy(it_plugin("learner"), so);
+	if (policy == NULL)
+		return so;
+	snprintf(manifest, sizeof(manifest), "%s/%s.manifest", it_dir, id);
+	snprintf(text, sizeof(text), "[plugin]\nid = %s\npolicy = %s\n", id, policy);
+	it_write_file(manifest, text);
+	r = it_svrun((const char *const[]){"install", "--db", it_uri, so, NULL}, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	it_run_free(&r);
+	return so;
+}
+
+/* Whether @err says plugin @id was killed for syscall @call, with @why on that line. */
+static int
+killed_saying(const char *err, const char *id, const char *call, const char *why)
+{
+	char head[128];
+	const char *line, *end;
+
+	snprintf(head, sizeof(head), "plugin '%s' killed: syscall %s(", id, call);
+	if ((line = strstr(err, head)) == NULL)
+		return 0;
+	end = strchr(line, '\n');
+	line = strstr(line, why);
+	return line != NULL && (end == NULL || line < end);
+}
+
+/*
+ * The broker parses a policy file once for all the plugins run on it, and names each
+ * plugin's violation by the rules of that plugin's own file: two on the default policy
+ * are told no rule allows getppid, one on a policy with a conditional uname rule is
+ * pointed at that rule, and one on a wider policy makes both calls.
+ */
+Test(many, plugins_on_one_policy_file_share_its_rules_and_another_file_keeps_its_own)
+{
+	const char *cond = policy_beside_default(
+		"cond", "getppid: 1  # parent pid\nuname: arg0 == 0  # never, for this test\n");
+	const char *wider = policy_beside_default(
+		"wider", "getppid: 1  # parent pid\nuname: 1  # kernel name\n");
+	char want[700];
+	struct it_run r;
+
+	it_init_db();
+	r = it_svrun((const char *const[]){"--db", it_uri, learner_as("learnera", NULL),
+					   learner_as("learnerc", cond),
+					   learner_as("learnerb", NULL),
+					   learner_as("learnerw", wider), NULL},
+		     NULL);
+	cr_assert(killed_saying(r.err, "learnera", "getppid", "default.policy: no rule allows it"),
+		  "%s", r.err);
+	cr_assert(killed_saying(r.err, "learnerb", "getppid", "default.policy: no rule allows it"),
+		  "%s", r.err);
+	snprintf(want, sizeof(want), "denied by %s: the rule at %s:3 allows it only under its "
+		 "conditions", cond, cond);
+	cr_assert(killed_saying(r.err, "learnerc", "uname", want), "%s", r.err);
+	cr_assert(has_summary(r.err, "learnera", 128, "killed: a denied syscall"), "%s", r.err);
+	cr_assert(has_summary(r.err, "learnerb", 128, "killed: a denied syscall"), "%s", r.err);
+	cr_assert(has_summary(r.err, "learnerc", 128, "killed: a denied syscall"), "%s", r.err);
+	/* The control: the same plugin on a policy that allows both calls makes them. */
+	cr_assert(it_has_log(r.err, "learnerw", "getppid worked, uname worked"), "%s", r.err);
+	cr_assert(has_summary(r.err, "learnerw", 0, "exited with status 0"), "%s", r.err);
 	it_run_free(&r);
 }
 
