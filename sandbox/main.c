@@ -22,8 +22,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -180,6 +182,24 @@ send_hello(int notify_fd)
 		sv_pdie("cannot send the handshake to the broker");
 }
 
+/* How far below its caller release_setup_stack() looks: deeper than the set-up goes. */
+#define SETUP_STACK_BYTES (256 * 1024)
+
+/*
+ * Hands back the stack pages the set-up (libseccomp, the loader) used below this frame,
+ * which every idle plugin would keep: they come back zeroed when the plugin needs them.
+ * A page of margin stays for this call. madvise() skips what is not mapped and says
+ * ENOMEM; below the stack there is only the kernel's guard gap, so that is no failure.
+ */
+static __attribute__((noinline)) void
+release_setup_stack(void)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t below = ((uintptr_t)__builtin_frame_address(0) & ~(page - 1)) - page;
+
+	madvise((void *)(below - SETUP_STACK_BYTES), SETUP_STACK_BYTES, MADV_DONTNEED);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -263,9 +283,10 @@ main(int argc, char **argv)
 	/*
 	 * The policy and libseccomp's filters were most of the heap, and every idle plugin
 	 * would keep those pages: hand them back (brk and madvise(MADV_DONTNEED), both in
-	 * groups/memory.policy) before the plugin runs.
+	 * groups/memory.policy) before the plugin runs, and the stack the set-up used.
 	 */
 	malloc_trim(0);
+	release_setup_stack();
 
 	exit(plugin_main(sv_sdk_context(SV_CHANNEL_FD, spin)));
 }
