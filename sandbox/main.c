@@ -139,6 +139,16 @@ wait_for_release(void)
 		sv_die("the broker channel began with 0x%02x, not the release", (unsigned char)byte);
 }
 
+/*
+ * How often the handshake is tried while the kernel refuses it with ETOOMANYREFS. The
+ * descriptors in flight are counted per user against the sender's RLIMIT_NOFILE (16
+ * here), so plugins of one uid set up together, faster than the broker takes their
+ * handshakes, can fill it for a moment. Nothing may sleep now (the final filter is the
+ * policy alone), so the retry spins: a failed try costs about 1.5 us here, so this
+ * bound is some six seconds of CPU, long past any broker that is still reading.
+ */
+#define HELLO_TRIES 4000000
+
 /* Sends the handshake, with the seccomp notification descriptor attached. */
 static void
 send_hello(int notify_fd)
@@ -154,7 +164,9 @@ send_hello(int notify_fd)
 	struct msghdr msg = {0};
 	struct cmsghdr *c;
 	struct iovec iov;
+	ssize_t sent;
 	size_t size;
+	long tries;
 
 	h.abi_version = SV_PLUGIN_ABI_VERSION;
 	m.body_case = SOVEREIGN__CHILD_MESSAGE__BODY_HELLO;
@@ -178,8 +190,19 @@ send_hello(int notify_fd)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
-	if (sendmsg(SV_CHANNEL_FD, &msg, MSG_NOSIGNAL) != (ssize_t)iov.iov_len)
+	for (tries = 1;; tries++) {
+		if ((sent = sendmsg(SV_CHANNEL_FD, &msg, MSG_NOSIGNAL)) >= 0)
+			break;
+		if (errno == EINTR || (errno == ETOOMANYREFS && tries < HELLO_TRIES))
+			continue;
+		if (errno == ETOOMANYREFS)
+			sv_die("cannot send the handshake to the broker: %d tries over, the "
+			       "descriptors in flight of this uid stayed above RLIMIT_NOFILE",
+			       HELLO_TRIES);
 		sv_pdie("cannot send the handshake to the broker");
+	}
+	if (sent != (ssize_t)iov.iov_len)
+		sv_die("the handshake went out cut short: %zd of %zu bytes", sent, iov.iov_len);
 }
 
 /* How far below its caller release_setup_stack() looks: deeper than the set-up goes. */

@@ -15,6 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,6 +38,30 @@ plugin(const char *id)
 
 	snprintf(p, sizeof(paths[0]), "%s", it_plugin(id));
 	return p;
+}
+
+/* What svrun said about plugin @id, for a failure message: each line naming it, at most 2 KiB. */
+static const char *
+lines_about(const char *err, const char *id)
+{
+	static char out[2048];
+	const char *line, *nl;
+	size_t used = 0, len;
+
+	out[0] = '\0';
+	for (line = err; *line != '\0' && used + 1 < sizeof(out); line = nl + 1) {
+		nl = strchrnul(line, '\n');
+		len = (size_t)(nl - line);
+		if (memmem(line, len, id, strlen(id)) != NULL && used + len + 2 < sizeof(out)) {
+			memcpy(out + used, line, len);
+			used += len;
+			out[used++] = '\n';
+			out[used] = '\0';
+		}
+		if (*nl == '\0')
+			break;
+	}
+	return out;
 }
 
 /* The line of the exit summary for plugin @id, status @status and words @how. */
@@ -493,6 +521,138 @@ Test(many, sigterm_to_svrun_stops_every_plugin_and_leaves_no_process)
 	it_run_free(&r);
 }
 
+/* Sends descriptor @fd over socket @sock with a byte; returns sendmsg's result. */
+static ssize_t
+send_fd(int sock, int fd)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov = {.iov_base = "x", .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *c;
+
+	memset(&control, 0, sizeof(control));
+	msg.msg_control = control.buf;
+	msg.msg_controllen = sizeof(control.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+/* The uid a sandbox runs as outside: nobody when svrun is root, else the operator's. */
+static uid_t
+sandbox_uid(void)
+{
+	return geteuid() == 0 ? 65534 : geteuid();
+}
+
+/* In a child: becomes the sandboxes' uid, or exits 100. */
+static void
+become_sandbox_uid(void)
+{
+	uid_t uid = sandbox_uid();
+
+	if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+			       setresuid(uid, uid, uid) < 0))
+		_exit(100);
+}
+
+/*
+ * Forks a process of the sandboxes' uid that puts @n descriptors in flight on a socket
+ * pair nobody reads, holds them for @hold_ms and lets them go by exiting. Returns once
+ * they are all in flight.
+ */
+static pid_t
+hold_descriptors_in_flight(int n, int hold_ms)
+{
+	int ready[2], sv[2], devnull, i;
+	pid_t pid;
+	char byte;
+
+	cr_assert_eq(pipe(ready), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		close(ready[0]);
+		become_sandbox_uid();
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 ||
+		    (devnull = open("/dev/null", O_RDONLY)) < 0)
+			_exit(101);
+		for (i = 0; i < n; i++)
+			if (send_fd(sv[0], devnull) != 1)
+				_exit(102);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(103);
+		nanosleep(&(struct timespec){hold_ms / 1000, (hold_ms % 1000) * 1000000L}, NULL);
+		_exit(0);
+	}
+	close(ready[1]);
+	cr_assert_eq(read(ready[0], &byte, 1), 1, "the holder of descriptors in flight failed");
+	close(ready[0]);
+	return pid;
+}
+
+/* Whether one descriptor sent now by the sandboxes' uid with 16 descriptors is refused. */
+static int
+sending_a_descriptor_is_refused(void)
+{
+	struct rlimit lim = {16, 16};
+	int sv[2], st;
+	pid_t pid;
+
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		become_sandbox_uid();
+		if (setrlimit(RLIMIT_NOFILE, &lim) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+			_exit(101);
+		if (send_fd(sv[0], sv[1]) == 1)
+			_exit(1);
+		_exit(errno == ETOOMANYREFS ? 0 : 2);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) <= 1, "the probe failed: status 0x%x", st);
+	return WEXITSTATUS(st) == 0;
+}
+
+#define HOLD_MS 600
+
+Test(many, a_handshake_refused_for_descriptors_in_flight_waits_for_them_and_the_plugin_runs)
+{
+	struct timespec a, b;
+	struct it_run r;
+	double ms;
+	pid_t holder;
+	int st;
+
+	it_init_db();
+	/* Control: with nothing held, one descriptor from a 16-descriptor process goes. */
+	cr_assert(!sending_a_descriptor_is_refused(), "descriptors already in flight for uid %u",
+		  (unsigned)sandbox_uid());
+	/* More in flight than a sandbox's RLIMIT_NOFILE: the kernel refuses its handshake. */
+	holder = hold_descriptors_in_flight(24, HOLD_MS);
+	cr_assert(sending_a_descriptor_is_refused(), "24 descriptors in flight did not fill it");
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	r = it_svrun((const char *const[]){"--timeout", "20", "--db", it_uri, plugin("benign"),
+					   NULL},
+		     NULL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	cr_assert_eq(waitpid(holder, &st, 0), holder);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "holder status 0x%x", st);
+	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	cr_assert_eq(r.status, 0, "status %d:\n%s", r.status, r.err);
+	cr_assert(it_has_log(r.err, "benign", "ok: 3 users visible"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "handshake"), "%s", r.err);
+	/* It ran because it waited: its handshake could only go once the holder let go. */
+	cr_assert_geq(ms, HOLD_MS * 0.8, "the plugin ran in %.0f ms, within the hold", ms);
+	it_run_free(&r);
+}
+
 /* Whether process @pid is gone: no such process, or only its zombie waits to be reaped. */
 static int
 gone(pid_t pid)
@@ -632,8 +792,10 @@ Test(many, sixty_four_plugins_ten_thousand_requests_each_none_lost_or_misrouted)
 	snprintf(want, sizeof(want), "done %d requests, 0 wrong", LOAD_REQUESTS);
 	for (i = 0; i < LOAD_PLUGINS; i++) {
 		snprintf(id, sizeof(id), "echo%02d", i);
-		cr_assert(it_has_log(r.err, id, want), "%s did not get all its answers right", id);
-		cr_assert(has_summary(r.err, id, 0, "exited with status 0"), "%s", id);
+		cr_assert(it_has_log(r.err, id, want), "%s did not get all its answers right:\n%s",
+			  id, lines_about(r.err, id));
+		cr_assert(has_summary(r.err, id, 0, "exited with status 0"), "%s did not exit 0:\n%s",
+			  id, lines_about(r.err, id));
 	}
 	cr_assert_null(strstr(r.err, "WRONG"));
 	cr_assert_eq(r.status, 0);
