@@ -91,12 +91,12 @@ struct launch {
 	struct sv_options o;		/* the run's options, with this plugin's manifest limits */
 	struct sv_manifest manifest;
 	const char *id;
-	char policy_path[4096];
+	char *policy_path;		/* malloc'd, as are learn_path and the manifest's */
 	struct sv_policy *policy;
 	int policy_shared;		/* an earlier launch's, freed with that one */
 	struct sv_policy *ceiling;
 	struct sv_learn *learn;
-	char learn_path[4096];
+	char *learn_path;
 	struct sv_audit *audit;		/* the run's, shared */
 	struct sv_session *session;
 	struct sv_child child;
@@ -128,7 +128,7 @@ prepare(struct launch *ls, size_t i)
 {
 	struct launch *l = &ls[i];
 	struct sv_options *o = &l->o;
-	char err[1024];
+	char err[1024], path[4096];
 
 	if (sv_manifest_load(o->plugin, &l->manifest, err, sizeof(err)) < 0) {
 		sv_warn("%s", err);
@@ -142,15 +142,14 @@ prepare(struct launch *ls, size_t i)
 		sv_warn("cannot read plugin %s: %s", o->plugin, strerror(errno));
 		return -1;
 	}
-	if (o->policy) {
-		if (sv_strlcpy(l->policy_path, o->policy, sizeof(l->policy_path)) < 0) {
-			sv_warn("policy path too long");
-			return -1;
-		}
-	} else if (sv_find_installed("share/svrun/policies/default.policy",
-				     SV_INSTALL_POLICY_DIR "/default.policy", l->policy_path,
-				     sizeof(l->policy_path)) < 0) {
+	if (!o->policy && sv_find_installed("share/svrun/policies/default.policy",
+					    SV_INSTALL_POLICY_DIR "/default.policy", path,
+					    sizeof(path)) < 0) {
 		sv_warn("default policy not found in %s", SV_INSTALL_POLICY_DIR);
+		return -1;
+	}
+	if ((l->policy_path = strdup(o->policy ? o->policy : path)) == NULL) {
+		sv_warn("plugin '%s': out of memory", l->id);
 		return -1;
 	}
 	/* Checked here so a broken policy is reported before anything is forked. */
@@ -169,10 +168,12 @@ prepare(struct launch *ls, size_t i)
 			"each one that is will be logged",
 			l->id, o->allow_missing);
 	if (o->learn) {
-		if (sv_snprintf(l->learn_path, sizeof(l->learn_path), "%s.learned.policy", l->id) <
-			    0 ||
-		    (o->learn[0] && sv_strlcpy(l->learn_path, o->learn, sizeof(l->learn_path)) < 0)) {
-			sv_warn("learned policy path too long");
+		if (o->learn[0])
+			l->learn_path = strdup(o->learn);
+		else if (asprintf(&l->learn_path, "%s.learned.policy", l->id) < 0)
+			l->learn_path = NULL;
+		if (l->learn_path == NULL) {
+			sv_warn("out of memory");
 			return -1;
 		}
 		if ((l->learn = sv_learn_new()) == NULL) {
@@ -193,7 +194,7 @@ check_installed(struct launch *l, struct sv_db *db)
 	char err[1024];
 	int r;
 
-	if (!l->manifest.path[0] || (r = sv_is_installed(db, l->id, err, sizeof(err))) > 0)
+	if (!l->manifest.path || (r = sv_is_installed(db, l->id, err, sizeof(err))) > 0)
 		return 0;
 	if (r == 0)
 		sv_warn("plugin '%s' has a manifest (%s) but is not installed in %s; "
@@ -341,6 +342,8 @@ release(struct launch *l)
 	if (!l->policy_shared)
 		sv_policy_free(l->policy);
 	sv_manifest_clear(&l->manifest);
+	free(l->policy_path);
+	free(l->learn_path);
 }
 
 /* How a plugin ended, in the words of the summary. */

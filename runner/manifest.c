@@ -246,19 +246,20 @@ handle(void *user, const char *section, const char *name, const char *value)
 			   "[table NAME])");
 }
 
-/* The manifest path for @plugin: the same name with ".manifest" for ".so". */
-static int
-manifest_path(const char *plugin, char *out, size_t len)
+/* The manifest path for @plugin, malloc'd: the same name with ".manifest" for ".so". */
+static char *
+manifest_path(const char *plugin)
 {
 	size_t n = strlen(plugin);
+	char *out;
 
 	if (n > 3 && strcmp(plugin + n - 3, ".so") == 0)
 		n -= 3;
-	if (n + sizeof(".manifest") > len)
-		return -ENAMETOOLONG;
+	if ((out = malloc(n + sizeof(".manifest"))) == NULL)
+		return NULL;
 	memcpy(out, plugin, n);
-	strcpy(out + n, ".manifest");
-	return 0;
+	memcpy(out + n, ".manifest", sizeof(".manifest"));
+	return out;
 }
 
 int
@@ -272,13 +273,22 @@ sv_manifest_load(const char *plugin, struct sv_manifest *m, char *err, size_t er
 	m->rights.all_views = 1;
 	if ((r = sv_plugin_id(plugin, m->rights.id, sizeof(m->rights.id), err, errlen)) < 0)
 		return r;
-	if (manifest_path(plugin, m->path, sizeof(m->path)) < 0) {
-		snprintf(err, errlen, "plugin path too long: %s", plugin);
-		return -ENAMETOOLONG;
+	if ((m->path = manifest_path(plugin)) == NULL) {
+		snprintf(err, errlen, "manifest of %s: out of memory", plugin);
+		return -ENOMEM;
 	}
+	/* No manifest: the defaults hold. One that cannot be looked at never means them. */
 	if (access(m->path, F_OK) < 0) {
-		m->path[0] = '\0'; /* no manifest: the defaults hold */
-		return 0;
+		r = -errno;
+		if (r == -ENOENT) {
+			free(m->path);
+			m->path = NULL;
+			return 0;
+		}
+		/* The reason first: a path this long would push it past @errlen. */
+		snprintf(err, errlen, "cannot look up the manifest (%s): %s", strerror(-r), m->path);
+		sv_manifest_clear(m);
+		return r;
 	}
 	snprintf(p.dir, sizeof(p.dir), "%s", m->path);
 	if ((slash = strrchr(p.dir, '/')))
@@ -315,4 +325,6 @@ sv_manifest_clear(struct sv_manifest *m)
 	sv_rights_clear(&m->rights);
 	free(m->policy);
 	m->policy = NULL;
+	free(m->path);
+	m->path = NULL;
 }

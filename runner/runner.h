@@ -58,7 +58,7 @@ struct sv_options {
 
 /* A plugin's manifest (runner/manifest.c); without one, the defaults. */
 struct sv_manifest {
-	char path[4096];	 /* the manifest read, "" when there is none */
+	char *path;		 /* the manifest read, NULL when there is none */
 	struct sv_rights rights; /* id, views, tables */
 	char *policy;		 /* its policy file, NULL for the default */
 	unsigned long timeout;	 /* limits; 0 where the manifest says nothing */

@@ -4,6 +4,7 @@
  * its documented exit status and a message that says what to do.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,59 @@ Test(cli, a_plugin_with_a_manifest_runs_only_once_installed)
 	r = it_svrun((const char *const[]){"--db", it_uri, so, NULL}, NULL);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert(it_has_log(r.err, "rights", "view: "), "%s", r.err);
+	it_run_free(&r);
+}
+
+/*
+ * A plugin whose path is 4092 bytes: readable, while its manifest's name (6 bytes
+ * longer) is past PATH_MAX and cannot be looked up. Directories of up to 200 bytes
+ * make up the length.
+ */
+static const char *
+plugin_at_the_longest_path(void)
+{
+	static char so[4200];
+	const size_t want = 4092 - strlen("/benign.so");
+	size_t len, rest, seg;
+
+	len = (size_t)snprintf(so, sizeof(so), "%s", it_dir);
+	while (len < want) {
+		/* A '/' and a name each time; never a remainder too short for one. */
+		rest = want - len;
+		seg = rest <= 201 ? rest - 1 : rest == 202 ? 100 : 200;
+		so[len++] = '/';
+		memset(so + len, 'd', seg);
+		len += seg;
+		so[len] = '\0';
+		cr_assert_eq(mkdir(so, 0755), 0, "mkdir of a %zu-byte path", len);
+	}
+	snprintf(so + len, sizeof(so) - len, "/benign.so");
+	it_copy(it_plugin("benign"), so);
+	cr_assert_eq(strlen(so), 4092);
+	return so;
+}
+
+Test(cli, a_manifest_that_cannot_be_looked_up_is_refused_never_read_as_none)
+{
+	const char *so, *tail;
+	struct it_run r;
+	char want[128];
+
+	it_init_db();
+	so = plugin_at_the_longest_path();
+	cr_assert_eq(access(so, R_OK), 0, "the plugin itself is readable");
+	r = it_svrun((const char *const[]){"--db", it_uri, "--timeout", "20", so, NULL}, NULL);
+	/* The path fills the output: what follows it is what tells. */
+	tail = r.err + (strlen(r.err) > 400 ? strlen(r.err) - 400 : 0);
+	cr_assert_eq(r.status, 126, "...%s", tail);
+	snprintf(want, sizeof(want), "cannot look up the manifest (%s): /", strerror(ENAMETOOLONG));
+	cr_assert(strstr(r.err, want), "...%s", tail);
+	cr_assert_null(strstr(r.err, "[benign]"), "the plugin ran with the defaults: ...%s", tail);
+	it_run_free(&r);
+	/* Control: the same plugin where its manifest can be looked up (there is none) runs. */
+	r = it_run_plugin("benign");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(it_has_log(r.err, "benign", "ok: 3 users visible"), "%s", r.err);
 	it_run_free(&r);
 }
 
