@@ -61,7 +61,7 @@ struct stream {
 	enum slot slot;
 	int to;			/* svrun's own descriptor it goes to */
 	const char *name;
-	char line[LINE_MAX_RELAY];
+	char *line;		/* the line gathered so far, LINE_MAX_RELAY bytes, malloc'd once needed */
 	size_t len;
 	size_t relayed;
 	size_t dropped;
@@ -196,8 +196,22 @@ split_lines(struct state *st, struct stream *s, const char *buf, size_t n)
 	while (n > 0) {
 		nl = memchr(buf, '\n', n);
 		take = nl ? (size_t)(nl - buf) : n;
-		if (take > sizeof(s->line) - s->len)
-			take = sizeof(s->line) - s->len;
+		/*
+		 * Most plugins never print: none holds a buffer before it does. Without
+		 * memory for one, each piece goes out as a line of its own.
+		 */
+		if (s->line == NULL && (s->line = malloc(LINE_MAX_RELAY)) == NULL) {
+			emit(st, s, buf, take);
+			buf += take;
+			n -= take;
+			if (n > 0 && *buf == '\n') {
+				buf++;
+				n--;
+			}
+			continue;
+		}
+		if (take > LINE_MAX_RELAY - s->len)
+			take = LINE_MAX_RELAY - s->len;
 		memcpy(s->line + s->len, buf, take);
 		s->len += take;
 		buf += take;
@@ -208,7 +222,7 @@ split_lines(struct state *st, struct stream *s, const char *buf, size_t n)
 			n--;
 			emit(st, s, s->line, s->len);
 			s->len = 0;
-		} else if (s->len == sizeof(s->line)) {
+		} else if (s->len == LINE_MAX_RELAY) {
 			emit(st, s, s->line, s->len);
 			s->len = 0;
 		}
@@ -835,6 +849,9 @@ finish(struct state *st)
 	sv_session_set_cancel(st->sup->session, NULL, NULL);
 	sv_framer_release(&st->framer);
 	sv_peer_release(&st->peer);
+	free(st->out.line);
+	free(st->err.line);
+	st->out.line = st->err.line = NULL;
 	status = st->by_signal ? SV_EXIT_FAILURE : classify(st, &st->si);
 	if (st->sup->audit &&
 	    sv_audit_event(st->sup->audit, st->sup->id, "end", "\"status\":%d,\"requests\":%lu",

@@ -93,6 +93,28 @@ now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+Test(channel, output_lines_are_relayed_whole_cut_at_4_kib_and_the_last_kept)
+{
+	static char want[16384];
+	struct it_run r;
+	size_t len;
+
+	it_init_db();
+	/* The plugin's long line is 10,000 bytes: two lines of 4,096 and one of 1,808. */
+	len = (size_t)snprintf(want, sizeof(want), "[lines] first half\n[lines] second line\n");
+	for (int i = 0; i < 3; i++) {
+		len += (size_t)snprintf(want + len, sizeof(want) - len, "[lines] ");
+		memset(want + len, 'x', i < 2 ? 4096 : 1808);
+		len += i < 2 ? 4096 : 1808;
+		want[len++] = '\n';
+	}
+	snprintf(want + len, sizeof(want) - len, "[lines] no newline at the end\n");
+	r = it_run_plugin("lines");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, want);
+	it_run_free(&r);
+}
+
 Test(deadline, endless_loop_is_killed_at_the_deadline_and_leaves_no_process)
 {
 	const char *argv[] = {"--db", it_uri, "--timeout", "2", it_plugin("spin"), NULL};
