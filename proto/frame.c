@@ -112,35 +112,38 @@ sv_framer_release(struct sv_framer *f)
 	f->max = max;
 }
 
-/* The length the frame at the front of @f claims, or 0 while its header is incomplete. */
+/*
+ * The length the next frame in @f (the one after any frame returned) claims, or 0 while
+ * its header is incomplete.
+ */
 static size_t
 claimed(const struct sv_framer *f)
 {
 	uint32_t be;
 
-	if (f->len < SV_FRAME_HEADER)
+	if (f->len - f->done < SV_FRAME_HEADER)
 		return 0;
-	memcpy(&be, f->buf, sizeof(be));
+	memcpy(&be, f->buf + f->done, sizeof(be));
 	return be32toh(be);
 }
 
-/* Bytes the front frame still needs before it is whole (its header, at least). */
+/* Bytes the next frame still needs before it is whole (its header, at least). */
 static size_t
 missing(const struct sv_framer *f)
 {
-	size_t want;
+	size_t want, have = f->len - f->done;
 
-	if (f->len < SV_FRAME_HEADER)
-		return SV_FRAME_HEADER - f->len;
+	if (have < SV_FRAME_HEADER)
+		return SV_FRAME_HEADER - have;
 	want = SV_FRAME_HEADER + claimed(f);
-	return want > f->len ? want - f->len : 0;
+	return want > have ? want - have : 0;
 }
 
 /* Drops the frame sv_framer_next() returned last, now that its caller is done with it. */
 static void
 drop_returned(struct sv_framer *f)
 {
-	if (f->done == 0)
+	if (f->done == 0 || f->held)
 		return;
 	memmove(f->buf, f->buf + f->done, f->len - f->done);
 	f->len -= f->done;
@@ -159,7 +162,7 @@ sv_framer_reserve(struct sv_framer *f, uint8_t **dst, size_t *room)
 	if (claimed(f) > f->max)
 		return -EMSGSIZE;
 	/*
-	 * Grow by what the front frame still needs, but never by more than a chunk past
+	 * Grow by what the next frame still needs, but never by more than a chunk past
 	 * the bytes held: the buffer follows what the peer sends, not what it claims.
 	 */
 	need = missing(f);
@@ -193,6 +196,7 @@ sv_framer_next(struct sv_framer *f, const uint8_t **payload, size_t *len)
 
 	*payload = NULL;
 	*len = 0;
+	f->held = 0;
 	drop_returned(f);
 	if (f->len < SV_FRAME_HEADER)
 		return 0;
@@ -204,6 +208,20 @@ sv_framer_next(struct sv_framer *f, const uint8_t **payload, size_t *len)
 	*len = n;
 	f->done = SV_FRAME_HEADER + n;
 	return 1;
+}
+
+void
+sv_framer_hold(struct sv_framer *f)
+{
+	f->held = f->done != 0;
+}
+
+void
+sv_framer_unget(struct sv_framer *f)
+{
+	SV_ASSERT(f->held);
+	f->held = 0;
+	f->done = 0;
 }
 
 int

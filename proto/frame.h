@@ -63,6 +63,7 @@ struct sv_framer {
 	size_t len;	/* bytes held */
 	size_t cap;	/* bytes allocated */
 	size_t done;	/* size of the frame last returned, dropped on the next call */
+	int held;	/* that frame stays through reads too (sv_framer_hold) */
 	size_t max;	/* largest payload accepted, at most SV_FRAME_MAX */
 };
 
@@ -91,6 +92,16 @@ void sv_framer_commit(struct sv_framer *f, size_t n);
  * next call on @f), 0 when more bytes are needed, -EMSGSIZE for a header over f->max. Each frame returned is dropped from @f by the following call.
  */
 int sv_framer_next(struct sv_framer *f, const uint8_t **payload, size_t *len);
+
+/*
+ * Keeps the frame sv_framer_next() returned last in @f while more is read into it
+ * (sv_framer_reserve() would drop it), so sv_framer_unget() can still give it back; the
+ * next sv_framer_next() drops it as usual.
+ */
+void sv_framer_hold(struct sv_framer *f);
+
+/* Puts the held frame back in front: the next sv_framer_next() returns it again. */
+void sv_framer_unget(struct sv_framer *f);
 
 /* Whether another whole frame follows the one sv_framer_next() returned last. */
 int sv_framer_more(const struct sv_framer *f);

@@ -186,6 +186,45 @@ Test(frame, framer_returns_frames_split_across_reads)
 	sv_framer_release(&f);
 }
 
+/*
+ * A frame held while more is read (a request that must be asked again later) comes back
+ * whole, and the frame read meanwhile after it; one not held is dropped by that read.
+ */
+Test(frame, a_held_frame_survives_reads_and_is_returned_again)
+{
+	struct sv_framer f;
+	const uint8_t *payload;
+	uint8_t first[4 + 3], second[4 + 5000];
+	size_t len;
+
+	sv_framer_init(&f);
+	put_header(first, 3);
+	memcpy(first + 4, "abc", 3);
+	put_header(second, 5000);
+	memset(second + 4, 'x', 5000);
+	cr_assert_eq(feed(&f, first, sizeof(first)), 0);
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), 1);
+	sv_framer_hold(&f);
+	/* The next frame claims its length from behind the held one, not from the front. */
+	cr_assert_eq(feed(&f, second, sizeof(second)), 0);
+	cr_assert_eq(sv_framer_pending(&f), sizeof(second));
+	sv_framer_unget(&f);
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), 1);
+	cr_assert_eq(len, 3);
+	cr_assert_eq(memcmp(payload, "abc", 3), 0);
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), 1);
+	cr_assert_eq(len, 5000);
+	cr_assert_eq(payload[0], 'x');
+	cr_assert_eq(payload[4999], 'x');
+	/* Control: without the hold, the read after a frame drops it. */
+	cr_assert_eq(feed(&f, first, sizeof(first)), 0);
+	cr_assert_eq(sv_framer_pending(&f), sizeof(first));
+	cr_assert_eq(f.len, sizeof(first));
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), 1);
+	cr_assert_eq(sv_framer_next(&f, &payload, &len), 0);
+	sv_framer_release(&f);
+}
+
 Test(frame, framer_refuses_a_4_gib_claim_without_allocating_it)
 {
 	struct sv_framer f;
