@@ -669,6 +669,14 @@ map_error(struct sqlite_session *s, int rc, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	case SQLITE_BUSY:
+		/* The lock is the running statement's (wait_busy): ask again once it ends. */
+		if (sv_session_nested()) {
+			snprintf(err, errlen,
+				 "the database is locked by another plugin's running statement");
+			return -EAGAIN;
+		}
+		snprintf(err, errlen, "the database is busy");
+		return -EIO;
 	case SQLITE_LOCKED:
 		snprintf(err, errlen, "the database is busy");
 		return -EIO;
@@ -1100,6 +1108,11 @@ sqlite_pages_next(struct sv_session *base, size_t rows, struct sv_rows *out, int
 		s->pages_pending = 1;
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		r = map_error(s, rc, err, errlen);
+		/* Rows this page took from the cursor cannot be taken again: no asking again. */
+		if (r == -EAGAIN && out->nrows > 0) {
+			snprintf(err, errlen, "the database is busy");
+			r = -EIO;
+		}
 		goto out;
 	}
 	*more = rc == SQLITE_ROW;
@@ -1141,16 +1154,19 @@ sqlite_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
 	static const enum trusted sql[] = {[SV_TXN_BEGIN] = T_BEGIN, [SV_TXN_COMMIT] = T_COMMIT,
 					   [SV_TXN_ROLLBACK] = T_ROLLBACK};
 	struct sqlite_session *s = (struct sqlite_session *)base;
-	int rc;
+	int r, rc;
 
 	s->timed_out = 0;
 	end_batch_tx(s);
 	if ((rc = exec_trusted(s, sql[op])) != SQLITE_OK) {
-		/* A failed COMMIT leaves the transaction open: roll it back, report it. */
+		/* A COMMIT that must wait for the top level keeps the transaction to retry. */
+		if ((r = map_error(s, rc, err, errlen)) == -EAGAIN)
+			return r;
+		/* Any other failed COMMIT leaves it open too: roll it back, report it. */
 		if (!sqlite3_get_autocommit(s->conn))
 			exec_trusted(s, T_ROLLBACK);
 		s->base.plugin_tx = 0;
-		return map_error(s, rc, err, errlen);
+		return r;
 	}
 	s->base.plugin_tx = op == SV_TXN_BEGIN;
 	return 0;

@@ -290,6 +290,11 @@ sv_session_next_page(struct sv_session *s, size_t rows, struct sv_rows *out, int
 		return -EINVAL;
 	}
 	r = s->ops->pages_next(s, rows, out, more, err, errlen);
+	/* A page that is to be asked again keeps its cursor where it was. */
+	if (r == -EAGAIN) {
+		sv_rows_clear(out);
+		return r;
+	}
 	if (r < 0 || !*more) {
 		s->ops->pages_close(s);
 		s->paging = 0;

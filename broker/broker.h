@@ -107,6 +107,9 @@ void sv_session_set_cancel(struct sv_session *s, int (*cancelled)(void *arg), vo
  *  -E2BIG      the result exceeds the session's limits
  *  -ETIMEDOUT  interrupted at the deadline
  *  -ECANCELED  interrupted by sv_session_set_cancel()'s callback
+ *  -EAGAIN     run inside that callback, the database is locked by the statement it
+ *              was called from, which cannot end while this one waits: nothing of it
+ *              was done; ask again once that statement has ended
  *  -EIO        the database failed
  * Nothing is changed when the call fails.
  */
@@ -132,7 +135,8 @@ int sv_session_query_values(struct sv_session *s, const char *sql, size_t nparam
  * (refused with -EINVAL for anything that writes), sv_session_next_page() reads its next
  * page of at most @rows rows (and within the result limits) into @out and says in *@more
  * whether another follows; the cursor closes by itself after the last page or a failure,
- * or with sv_session_close_pages(). While it is open every other request of @s fails
+ * or with sv_session_close_pages(), but not after -EAGAIN: the page is then asked again,
+ * from where the cursor was. While it is open every other request of @s fails
  * with -EBUSY. The read keeps one snapshot (and on SQLite its read lock) until it ends,
  * so the run's deadline bounds it. Errors as sv_session_query().
  */
@@ -162,7 +166,9 @@ enum sv_txn { SV_TXN_BEGIN = 1, SV_TXN_COMMIT = 2, SV_TXN_ROLLBACK = 3 };
  * Begins, commits or rolls back the plugin's own transaction on @s. Within one, each
  * statement stays atomic on its own; closing the session rolls back what is still open,
  * so a plugin that dies mid-transaction leaves nothing behind. Returns 0, or -EINVAL
- * (begin inside a transaction, commit or rollback outside one) or -EIO with @err set.
+ * (begin inside a transaction, commit or rollback outside one), -EAGAIN as
+ * sv_session_query() (a COMMIT keeps the transaction open, to be asked again) or -EIO,
+ * with @err set.
  */
 int sv_session_txn(struct sv_session *s, enum sv_txn op, char *err, size_t errlen);
 
@@ -320,8 +326,10 @@ struct sv_peer {
  * blocking) once it holds SV_OUTBOX_FLUSH bytes, or at sv_peer_flush(). Returns 0;
  * -EPROTO with the reason in @why when the frame is malformed, unexpected, or over a
  * limit (the caller ends that plugin, nothing else); -EIO with the reason in @why when
- * the request could not be recorded in p->audit (it was not answered); or -errno when
- * an answer cannot be made or written.
+ * the request could not be recorded in p->audit (it was not answered); -EAGAIN when, run
+ * inside another statement's cancel callback, it met that statement's lock: nothing of
+ * it was done, recorded or answered, and the caller gives the same frame again once that
+ * statement has ended; or -errno when an answer cannot be made or written.
  */
 int sv_dispatch_frame(struct sv_peer *p, const uint8_t *payload, size_t len, char *why,
 		      size_t whylen);

@@ -275,6 +275,18 @@ shown_param(const struct sv_param *v, char num[32])
 }
 
 /*
+ * Puts back a request that met the lock of the statement this turn runs inside: not
+ * counted, recorded nor answered, it is asked again once that statement has ended.
+ */
+static int
+ask_again(struct sv_peer *p, uint64_t id, const char *err)
+{
+	p->requests--;
+	trace(p, "#%llu waits: %s", (unsigned long long)id, err);
+	return -EAGAIN;
+}
+
+/*
  * Runs query @m with @params into @rows (a paged one opens its cursor and reads the first
  * page, saying in *@more whether another follows), unless it was cancelled before its
  * turn. Returns 0 or -errno with @err for the plugin; *@objects and *@reason get what it
@@ -299,6 +311,9 @@ run_query(struct sv_peer *p, const Sovereign__ChildMessage *m, const struct sv_p
 		r = sv_session_open_pages(p->session, q->sql, q->n_params, params, err, errlen);
 		if (r == 0)
 			r = sv_session_next_page(p->session, p->page_rows, rows, more, err, errlen);
+		/* Asked again, the query opens its cursor again. */
+		if (r == -EAGAIN)
+			sv_session_close_pages(p->session);
 	} else {
 		r = sv_session_query_values(p->session, q->sql, q->n_params, params, rows, err,
 					    errlen);
@@ -351,6 +366,10 @@ handle_query(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 	trace(p, "#%llu query (%zu parameters): %s", (unsigned long long)m->id, q->n_params,
 	      q->sql);
 	r = run_query(p, m, params, &rows, &more, err, sizeof(err), &objects, &reason);
+	if (r == -EAGAIN) {
+		r = ask_again(p, m->id, err);
+		goto out;
+	}
 	if (r < 0)
 		sv_warn("plugin '%s': query refused or failed: %s", p->plugin_id, reason);
 	if (p->audit) {
@@ -407,7 +426,8 @@ handle_txn(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, size_
 	}
 	p->requests++;
 	trace(p, "#%llu %s", (unsigned long long)m->id, names[op]);
-	r = sv_session_txn(p->session, (enum sv_txn)op, err, sizeof(err));
+	if ((r = sv_session_txn(p->session, (enum sv_txn)op, err, sizeof(err))) == -EAGAIN)
+		return ask_again(p, m->id, err);
 	if (p->audit &&
 	    (e = sv_audit_request(p->audit, &(struct sv_audit_request){
 						 .plugin = p->plugin_id, .id = m->id,
@@ -444,6 +464,8 @@ handle_fetch(struct sv_peer *p, const Sovereign__ChildMessage *m, char *why, siz
 		trace(p, "#%llu next page", (unsigned long long)m->id);
 		r = sv_session_next_page(p->session, p->page_rows, &rows, &more, err, sizeof(err));
 	}
+	if (r == -EAGAIN)
+		return ask_again(p, m->id, err);
 	if (r < 0)
 		sv_warn("plugin '%s': page refused or failed: %s", p->plugin_id,
 			sv_session_reason(p->session));

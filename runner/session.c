@@ -88,6 +88,8 @@ struct state {
 	int busy;		/* this wake-up served a request: the next one may be close */
 	uint64_t asked_ns;	/* when a request of it was last served, or 0 */
 	int running;		/* one of its requests runs: its channel, framer, peer are in use */
+	int at_top;		/* its next request met a running statement's lock: it waits for
+				   the loop's top level */
 	int exited;		/* reaped; si and ru say how */
 	uint64_t linger_until;
 	int finished;
@@ -392,7 +394,9 @@ take_lease(struct loop *l, struct state *st)
 /*
  * Serves the whole requests held, at most FRAMES_PER_TURN of them and none while the
  * plugin leaves its answers unread; sets st->backlog when some must wait for the next
- * turn. Returns 0, or -EPROTO with @why on a violation.
+ * turn, and st->at_top too when one met the lock of the statement this turn runs inside
+ * (held, it is served again at the loop's top level). Returns 0, or -EPROTO with @why
+ * on a violation.
  */
 static int
 serve_frames(struct state *st, char *why, size_t len)
@@ -420,8 +424,15 @@ serve_frames(struct state *st, char *why, size_t len)
 		}
 		was_hello = st->peer.hello_seen;
 		st->running = 1;
+		sv_framer_hold(&st->framer);
 		r = sv_dispatch_frame(&st->peer, payload, plen, why, len);
 		st->running = 0;
+		if (r == -EAGAIN) {
+			sv_framer_unget(&st->framer);
+			st->at_top = 1;
+			r = 0;
+			break;
+		}
 		if (r < 0 && !nobody_reads(st, r)) {
 			if (r != -EPROTO && r != -EIO)
 				snprintf(why, len, "cannot answer: %s", strerror(-r));
@@ -481,6 +492,9 @@ serve_backlog(struct state *st)
 	if (st->stalled && sv_peer_flush(&st->peer) == -EAGAIN)
 		return;
 	st->stalled = 0;
+	if (st->at_top && st->loop->depth > 0)
+		return;
+	st->at_top = 0;
 	if ((r = serve_frames(st, why, sizeof(why))) < 0)
 		halt(st, r, why);
 }

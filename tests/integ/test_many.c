@@ -369,6 +369,72 @@ Test(many, a_plugin_reading_back_to_back_never_holds_up_another_plugins_writes)
 	it_run_free(&r);
 }
 
+/*
+ * A write asked while another plugin's long read runs is served in a turn inside that
+ * read, where the read's lock cannot go until the turn returns: it must wait for the
+ * read to end and then be kept, never fail as busy.
+ */
+Test(many, a_write_asked_during_another_plugins_long_read_waits_for_it_and_is_kept)
+{
+	const char *waited, *read_ended;
+	char want[64], *rows, *users;
+	struct it_run r;
+
+	it_init_db();
+	it_install("writer");
+	users = it_sql_dump("SELECT count(*) FROM users");
+	r = it_svrun((const char *const[]){"--db", it_uri, "--trace", plugin("longread"),
+					   plugin("writer"), NULL},
+		     NULL);
+	cr_assert(it_has_log(r.err, "writer", "wrote 50 rows, 0 failed"), "%s", r.err);
+	cr_assert(has_summary(r.err, "writer", 0, "exited with status 0"), "%s", r.err);
+	rows = it_sql_dump("SELECT count(*) FROM plugin_writer_rows");
+	cr_assert_str_eq(rows, "50\n");
+	/* Control: the read read right, and the first write came while it ran. */
+	snprintf(want, sizeof(want), "long read ended: %ld", 3000000 + atol(users));
+	cr_assert(it_has_log(r.err, "longread", want), "%s", r.err);
+	cr_assert(has_summary(r.err, "longread", 0, "exited with status 0"), "%s", r.err);
+	waited = strstr(r.err, "[trace writer] #1 waits");
+	read_ended = strstr(r.err, "[longread] long read ended");
+	cr_assert(waited && read_ended && waited < read_ended,
+		  "the writer's first insert did not come during the long read:\n%s", r.err);
+	free(users);
+	free(rows);
+	it_run_free(&r);
+}
+
+/*
+ * The other way round: a read asked while another plugin's long write holds the file
+ * locked waits for the write to end, then reads what it wrote; it is not refused.
+ */
+Test(many, a_read_asked_during_another_plugins_long_write_waits_for_it_and_runs)
+{
+	const char *waited, *write_ended;
+	char want[64], *rows, *users;
+	struct it_run r;
+
+	it_init_db();
+	it_install("bigwrite");
+	users = it_sql_dump("SELECT count(*) FROM users");
+	r = it_svrun((const char *const[]){"--db", it_uri, "--trace", plugin("bigwrite"),
+					   plugin("longreadlate"), NULL},
+		     NULL);
+	snprintf(want, sizeof(want), "long read ended: %ld", 3000000 + atol(users));
+	cr_assert(it_has_log(r.err, "longreadlate", want), "%s", r.err);
+	cr_assert(has_summary(r.err, "longreadlate", 0, "exited with status 0"), "%s", r.err);
+	/* Control: the write was kept whole, and the read came while it ran. */
+	cr_assert(it_has_log(r.err, "bigwrite", "big write ended: with rows"), "%s", r.err);
+	rows = it_sql_dump("SELECT count(*) FROM plugin_bigwrite_rows");
+	cr_assert_str_eq(rows, "500000\n");
+	waited = strstr(r.err, "[trace longreadlate] #1 waits");
+	write_ended = strstr(r.err, "[bigwrite] big write ended");
+	cr_assert(waited && write_ended && waited < write_ended,
+		  "the read did not come during the long write:\n%s", r.err);
+	free(users);
+	free(rows);
+	it_run_free(&r);
+}
+
 Test(many, a_statement_that_runs_until_the_deadline_does_not_stop_the_others)
 {
 	const char *done, *slow_killed;

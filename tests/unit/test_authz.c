@@ -630,6 +630,49 @@ Test(authz, a_transaction_begun_inside_a_pipelined_run_still_lands_whole)
 	expect_raw("SELECT count(*) FROM plugin_hello_visits", "2");
 }
 
+/* What the cancel callback of a long read did inside it: hello's COMMIT, once. */
+struct inside {
+	int calls;
+	int commit;
+	char err[256];
+};
+
+/* The long read's cancel callback: commits hello's transaction there, the first time. */
+static int
+commit_inside(void *arg)
+{
+	struct inside *in = arg;
+
+	if (in->calls++ == 0)
+		in->commit = sv_session_txn(hello, SV_TXN_COMMIT, in->err, sizeof(in->err));
+	return 0;
+}
+
+/*
+ * Inside a running read (the runner serves other plugins from its cancel callback), a
+ * COMMIT cannot get the lock the read holds: it says to ask again, and keeps the
+ * transaction, which then commits whole once the read has ended.
+ */
+Test(authz, a_commit_inside_a_running_reads_turn_waits_to_be_asked_again_and_keeps_the_transaction)
+{
+	struct inside in = {0};
+	struct sv_rows rows;
+
+	cr_assert_eq(sv_session_txn(hello, SV_TXN_BEGIN, err, sizeof(err)), 0, "%s", err);
+	free(expect_ok(hello, "INSERT INTO plugin_hello_visits(note) VALUES ('kept')"));
+	sv_session_set_cancel(other, commit_inside, &in);
+	cr_assert_eq(query(other, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+				  "FROM c WHERE x < 1000000) SELECT count(*) + (SELECT count(*) "
+				  "FROM v_plugin_users) FROM c", &rows), 0, "%s", err);
+	sv_rows_clear(&rows);
+	sv_session_set_cancel(other, NULL, NULL);
+	cr_assert_gt(in.calls, 0, "the read never asked its callback");
+	cr_expect_eq(in.commit, -EAGAIN, "%d %s", in.commit, in.err);
+	cr_expect_str_eq(in.err, "the database is locked by another plugin's running statement");
+	cr_assert_eq(sv_session_txn(hello, SV_TXN_COMMIT, err, sizeof(err)), 0, "%s", err);
+	expect_raw("SELECT group_concat(note) FROM plugin_hello_visits", "kept");
+}
+
 Test(authz, refuses_parameters_that_do_not_match)
 {
 	const char *two[] = { "1", "2" };
