@@ -2,14 +2,15 @@
  * policy.h - seccomp policies as plain text: parse, check and compile them.
  *
  * A policy file (grammar in policies/README.md) lists the syscalls a plugin may make,
- * one rule a line, each with a reason. The broker parses it to report errors before
- * anything is forked; the sandboxed child parses the same file and compiles it into
- * libseccomp filters. Nothing here writes BPF by hand: conditions become libseccomp
- * argument comparators, or the compiler refuses the line.
+ * one rule a line, each with a reason. The broker parses it, reports errors before
+ * anything is forked and compiles it into the sandbox's two seccomp programs; the
+ * sandboxed child loads those and never reads the file. Nothing here writes BPF by hand:
+ * conditions become libseccomp argument comparators, or the compiler refuses the line.
  *
  * Pattern of use:
  *  1) sv_policy_load(path, &p, err, sizeof(err));
- *  2) seccomp_init(default action), then sv_policy_add_rules(p, ctx, skip, n, err, len);
+ *  2) sv_policy_filters(p, &bytes, &len, err, len), or seccomp_init(default action) and
+ *     sv_policy_add_rules(p, ctx, skip, n, err, len) for a filter of one's own;
  *  3) sv_policy_free(p).
  */
 #ifndef SV_POLICY_H
@@ -74,6 +75,27 @@ void sv_policy_explain(const struct sv_policy *p, FILE *out);
  * number of findings.
  */
 size_t sv_policy_lint(const struct sv_policy *p, FILE *out);
+
+/*
+ * The two seccomp programs a plugin runs under, as the broker hands them to its sandbox:
+ * this header, then @load_len and @final_len struct sock_filter instructions, in the
+ * broker's byte order (the sandbox runs on the same machine).
+ */
+struct sv_policy_filters_header {
+	uint32_t magic;		/* SV_POLICY_FILTERS_MAGIC */
+	uint32_t load_len;	/* the load-phase program: the policy plus what dlopen needs */
+	uint32_t final_len;	/* the final one: the policy, the rest notified to the broker */
+};
+
+#define SV_POLICY_FILTERS_MAGIC 0x46425653u	/* "SVBF" */
+
+/*
+ * Compiles both programs of @p (through libseccomp: the load phase denies with TRACE,
+ * the final filter notifies; foreign architectures kill) into *@bytes (malloc'd) and
+ * *@len, header first. Returns 0, or -errno with @err naming the policy and the reason.
+ */
+int sv_policy_filters(const struct sv_policy *p, uint8_t **bytes, size_t *len, char *err,
+		      size_t errlen);
 
 /* Writes the final filter of @p as libseccomp's PFC text to @fd. Returns 0 or -errno. */
 int sv_policy_export_pfc(const struct sv_policy *p, int fd, char *err, size_t errlen);

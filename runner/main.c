@@ -93,7 +93,9 @@ struct launch {
 	const char *id;
 	char *policy_path;		/* malloc'd, as are learn_path and the manifest's */
 	struct sv_policy *policy;
-	int policy_shared;		/* an earlier launch's, freed with that one */
+	uint8_t *filters;		/* its seccomp programs, for the sandbox */
+	size_t filters_len;
+	int policy_shared;		/* both an earlier launch's, freed with that one */
 	struct sv_policy *ceiling;
 	struct sv_learn *learn;
 	char *learn_path;
@@ -105,18 +107,46 @@ struct launch {
 };
 
 /*
- * The policy an earlier one of the @n launches @ls parsed from @path, or NULL: plugins
- * run on one policy file hold one copy of it in the broker, not one each.
+ * The earlier one of the @n launches @ls that compiled the policy at @path, or NULL:
+ * plugins run on one policy file hold one copy of it and of its programs, not one each.
  */
-static struct sv_policy *
-policy_parsed_before(const struct launch *ls, size_t n, const char *path)
+static const struct launch *
+policy_compiled_before(const struct launch *ls, size_t n, const char *path)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (ls[i].policy && strcmp(ls[i].policy_path, path) == 0)
-			return ls[i].policy;
+		if (ls[i].filters && strcmp(ls[i].policy_path, path) == 0)
+			return &ls[i];
 	return NULL;
+}
+
+/*
+ * Parses the policy of launch @l and compiles the sandbox's seccomp programs from it, or
+ * takes both from an earlier launch of @ls on the same file (the file is read once, so
+ * what the sandbox runs is what the broker checks and names). Returns 0, or -1 after
+ * saying why.
+ */
+static int
+compile_policy(struct launch *ls, size_t i)
+{
+	struct launch *l = &ls[i];
+	const struct launch *before = policy_compiled_before(ls, i, l->policy_path);
+	char err[1024];
+
+	if (before != NULL) {
+		l->policy = before->policy;
+		l->filters = before->filters;
+		l->filters_len = before->filters_len;
+		l->policy_shared = 1;
+		return 0;
+	}
+	if (sv_policy_load(l->policy_path, &l->policy, err, sizeof(err)) < 0 ||
+	    sv_policy_filters(l->policy, &l->filters, &l->filters_len, err, sizeof(err)) < 0) {
+		sv_warn("policy: %s", err);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -153,12 +183,8 @@ prepare(struct launch *ls, size_t i)
 		return -1;
 	}
 	/* Checked here so a broken policy is reported before anything is forked. */
-	if ((l->policy = policy_parsed_before(ls, i, l->policy_path)) != NULL)
-		l->policy_shared = 1;
-	else if (sv_policy_load(l->policy_path, &l->policy, err, sizeof(err)) < 0) {
-		sv_warn("policy: %s", err);
+	if (compile_policy(ls, i) < 0)
 		return -1;
-	}
 	if (!o->learn && refuse_log_rules(l->policy) < 0)
 		return -1;
 	if (check_ceiling(o, l->policy, &l->ceiling) < 0)
@@ -258,7 +284,8 @@ launch(struct launch *l, const char *helper, struct sv_db *db, int in_turn)
 	int r;
 
 	args.helper = helper;
-	args.policy = l->policy_path;
+	args.filters = l->filters;
+	args.filters_len = l->filters_len;
 	args.plugin = o->plugin;
 	args.id = l->id;
 	args.cpu_seconds = o->cpu_seconds;
@@ -339,8 +366,10 @@ release(struct launch *l)
 	sv_policy_free(l->ceiling);
 	sv_child_destroy(&l->child);
 	sv_session_close(l->session);
-	if (!l->policy_shared)
+	if (!l->policy_shared) {
 		sv_policy_free(l->policy);
+		free(l->filters);
+	}
 	sv_manifest_clear(&l->manifest);
 	free(l->policy_path);
 	free(l->learn_path);

@@ -123,7 +123,8 @@ struct sv_child {
 /* What the child is started with. */
 struct sv_spawn_args {
 	const char *helper;	/* path of svrun-sandbox */
-	const char *policy;	/* policy file */
+	const uint8_t *filters;	/* the plugin's two seccomp programs (sv_policy_filters) */
+	size_t filters_len;
 	const char *plugin;	/* plugin .so */
 	const char *id;
 	unsigned long cpu_seconds;
@@ -133,7 +134,8 @@ struct sv_spawn_args {
 };
 
 /*
- * Forks and executes the sandbox helper with the channel on descriptor 3, stdin on
+ * Forks and executes the sandbox helper with the channel on descriptor 3 (its first
+ * bytes the seccomp programs of @a), stdin on
  * /dev/null, stdout and stderr on pipes, a fixed minimal environment, its own process
  * group, and PR_SET_PDEATHSIG. Returns 0 with *@c filled, or -errno with @err set.
  */

@@ -27,7 +27,7 @@ static SV_NORETURN void
 exec_helper(const struct sv_spawn_args *a, int chan, int out, int err, int go, const char *mode)
 {
 	char cpu[32], as[32], nofile[32], idenv[96], byte;
-	char *argv[9], *envp[3];
+	char *argv[8], *envp[3];
 	sigset_t none;
 	int null;
 
@@ -55,14 +55,13 @@ exec_helper(const struct sv_spawn_args *a, int chan, int out, int err, int go, c
 	snprintf(nofile, sizeof(nofile), "%lu", a->open_files);
 	snprintf(idenv, sizeof(idenv), "SVRUN_PLUGIN=%s", a->id);
 	argv[0] = "svrun-sandbox";
-	argv[1] = (char *)a->policy;
-	argv[2] = cpu;
-	argv[3] = as;
-	argv[4] = nofile;
-	argv[5] = (char *)(a->allow_missing ? a->allow_missing : "-");
-	argv[6] = (char *)mode;
-	argv[7] = (char *)a->plugin;
-	argv[8] = NULL;
+	argv[1] = cpu;
+	argv[2] = as;
+	argv[3] = nofile;
+	argv[4] = (char *)(a->allow_missing ? a->allow_missing : "-");
+	argv[5] = (char *)mode;
+	argv[6] = (char *)a->plugin;
+	argv[7] = NULL;
 	/* A fixed environment: nothing of the operator's (LD_PRELOAD, secrets) crosses. */
 	envp[0] = "LC_ALL=C";
 	envp[1] = idenv;
@@ -221,6 +220,7 @@ sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_t er
 	/* Decided here: in the new user namespace the child's ids read 65534 until mapped. */
 	const char *root_mode = geteuid() == 0 ? "ns-root" : "ns-user";
 	int pidfd = -1, ns, r;
+	ssize_t sent;
 	pid_t pid;
 
 	c->pid = -1;
@@ -240,6 +240,14 @@ sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_t er
 	go_r = gp[0];
 	go_w = gp[1];
 	sp[0] = sp[1] = po[0] = po[1] = pe[0] = pe[1] = gp[0] = gp[1] = -1;
+	/* The programs wait in the empty socket's buffer, far larger than their 64 KiB. */
+	if ((sent = send(c->chan, a->filters, a->filters_len, MSG_DONTWAIT | MSG_NOSIGNAL)) !=
+	    (ssize_t)a->filters_len) {
+		r = sent < 0 ? -errno : -EMSGSIZE;
+		snprintf(err, errlen, "cannot hand the sandbox its seccomp programs: %s",
+			 strerror(-r));
+		goto fail;
+	}
 	if ((pid = start_child(a, &pidfd, &ns, err, errlen)) < 0) {
 		r = pid;
 		goto fail;

@@ -8,8 +8,9 @@
  * already confined, stacks the final filter, hands the broker the filter's notification
  * descriptor and calls sv_plugin_main().
  *
- * Usage (by the broker only): svrun-sandbox POLICY CPU_SECONDS AS_BYTES NOFILE
- * ALLOW_MISSING MODE PLUGIN.so, with the channel on descriptor 3. MODE says whether the
+ * Usage (by the broker only): svrun-sandbox CPU_SECONDS AS_BYTES NOFILE ALLOW_MISSING
+ * MODE PLUGIN.so, with the channel on descriptor 3; the channel begins with the two
+ * seccomp programs the broker compiled from the plugin's policy. MODE says whether the
  * broker created the child in new namespaces, as root ("ns-root") or as a user
  * ("ns-user"), or not ("nons", only when --allow-missing named every namespace).
  */
@@ -32,7 +33,6 @@
 #include <unistd.h>
 
 #include "common/common.h"
-#include "policy/policy.h"
 #include "proto/frame.h"
 #include "sandbox/sandbox.h"
 #include "sdk/sdk.h"
@@ -209,7 +209,7 @@ send_hello(int notify_fd)
 #define SETUP_STACK_BYTES (256 * 1024)
 
 /*
- * Hands back the stack pages the set-up (libseccomp, the loader) used below this frame,
+ * Hands back the stack pages the set-up (the loader, the mounts) used below this frame,
  * which every idle plugin would keep: they come back zeroed when the plugin needs them.
  * A page of margin stays for this call. madvise() skips what is not mapped and says
  * ENOMEM; below the stack there is only the kernel's guard gap, so that is no failure.
@@ -226,21 +226,21 @@ release_setup_stack(void)
 int
 main(int argc, char **argv)
 {
-	char err[512], procpath[64];
-	struct sv_policy *policy = NULL;
+	char procpath[64];
 	struct sv_limits lim;
 	plugin_main_fn plugin_main;
 	void *filters, *handle;
-	int so_fd, notify_fd, in_ns, use_landlock, spin, r;
+	int so_fd, notify_fd, in_ns, use_landlock, spin;
 	const char *plugin;
 
 	sv_set_progname("svrun-sandbox");
-	if (argc != 8)
-		sv_die("usage: svrun-sandbox POLICY CPU_SECONDS AS_BYTES NOFILE ALLOW_MISSING MODE "
+	if (argc != 7)
+		sv_die("usage: svrun-sandbox CPU_SECONDS AS_BYTES NOFILE ALLOW_MISSING MODE "
 		       "PLUGIN.so (started by svrun only)");
-	in_ns = strcmp(argv[6], "nons") != 0;
-	plugin = argv[7];
+	in_ns = strcmp(argv[5], "nons") != 0;
+	plugin = argv[6];
 	check_channel();
+	filters = sv_sandbox_read_filters(SV_CHANNEL_FD);
 	/* Asked now: the final filter does not allow sched_getaffinity. */
 	spin = sv_spin_pays();
 	sv_sandbox_keep_fds(SV_CHANNEL_FD);
@@ -249,11 +249,9 @@ main(int argc, char **argv)
 		sv_pdie("prctl(PR_SET_PDEATHSIG)");
 
 	sv_sandbox_default_limits(&lim);
-	lim.cpu_seconds = number_arg("CPU seconds", argv[2]);
-	lim.address_space = number_arg("address space", argv[3]);
-	lim.open_files = number_arg("descriptor limit", argv[4]);
-	if ((r = sv_policy_load(argv[1], &policy, err, sizeof(err))) < 0)
-		sv_die("%s", err);
+	lim.cpu_seconds = number_arg("CPU seconds", argv[1]);
+	lim.address_space = number_arg("address space", argv[2]);
+	lim.open_files = number_arg("descriptor limit", argv[3]);
 
 	/*
 	 * Open the plugin while we still have our original user, so a plugin readable by
@@ -264,19 +262,19 @@ main(int argc, char **argv)
 		sv_die_status(SV_EXIT_LOAD, "cannot open plugin %s: %s", plugin, strerror(errno));
 	if (sv_snprintf(procpath, sizeof(procpath), "/proc/self/fd/%d", so_fd) < 0)
 		sv_die("plugin descriptor path too long");
-	if (strcmp(argv[6], "ns-user") == 0)
+	if (strcmp(argv[5], "ns-user") == 0)
 		refuse_host_root();
 	/* In its own namespaces the plugin sees a root with the loader's files and itself. */
 	if (in_ns) {
 		sv_sandbox_enter_root(procpath);
 		sv_strlcpy(procpath, SV_SANDBOX_PLUGIN_PATH, sizeof(procpath));
 	}
-	use_landlock = check_landlock(argv[5]);
+	use_landlock = check_landlock(argv[4]);
 
 	sv_sandbox_limit(&lim);
 	sv_sandbox_no_new_privs();
 	/* A user's sandbox is that user outside already: inside ids are all it may use. */
-	if (strcmp(argv[6], "ns-user") != 0)
+	if (strcmp(argv[5], "ns-user") != 0)
 		sv_sandbox_drop_user();
 	sv_sandbox_drop_caps();
 	rearm_parent_death();
@@ -285,7 +283,7 @@ main(int argc, char **argv)
 		sv_pdie("prctl(PR_SET_DUMPABLE)");
 	if (use_landlock)
 		sv_sandbox_landlock(1);
-	filters = sv_sandbox_load_phase(policy);
+	sv_sandbox_load_phase(filters);
 	wait_for_release();
 
 	/* From here on, the plugin's constructors run: everything above is in place. */
@@ -302,11 +300,10 @@ main(int argc, char **argv)
 	notify_fd = sv_sandbox_final(filters);
 	send_hello(notify_fd);
 	close(notify_fd);
-	sv_policy_free(policy);
 	/*
-	 * The policy and libseccomp's filters were most of the heap, and every idle plugin
-	 * would keep those pages: hand them back (brk and madvise(MADV_DONTNEED), both in
-	 * groups/memory.policy) before the plugin runs, and the stack the set-up used.
+	 * Every idle plugin would keep the pages the set-up's heap grew to: hand them back
+	 * (brk and madvise(MADV_DONTNEED), both in groups/memory.policy) before the plugin
+	 * runs, and the stack the set-up used.
 	 */
 	malloc_trim(0);
 	release_setup_stack();

@@ -6,6 +6,7 @@
  * protection half in place: a half-confined process must never run plugin code.
  *
  * Order of use, each step documented where it is defined:
+ *  0) sv_sandbox_read_filters()  the broker's two seccomp programs, from the channel
  *  1) sv_sandbox_keep_fds()      only stdio and the channel survive
  *  2) sv_sandbox_limit()         resource limits
  *  3) sv_sandbox_no_new_privs()  PR_SET_NO_NEW_PRIVS, needed by seccomp
@@ -21,8 +22,6 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct sv_policy;
-
 /* Where the plugin appears inside its new root. */
 #define SV_SANDBOX_PLUGIN_PATH "/plugin.so"
 
@@ -32,7 +31,7 @@ struct sv_policy;
  * /etc/ld.so.cache and the plugin at SV_SANDBOX_PLUGIN_PATH (@plugin_path: a path that
  * stays valid once /tmp is covered, such as /proc/self/fd/N), pivots into it, detaches the
  * host's root and sets the host name to "sandbox". Call after everything that reads host
- * files (the policy) and before dropping capabilities.
+ * files and before dropping capabilities.
  */
 void sv_sandbox_enter_root(const char *plugin_path);
 
@@ -81,19 +80,26 @@ void sv_sandbox_drop_user(void);
 void sv_sandbox_drop_caps(void);
 
 /*
- * Prepares the final filter from @policy (default action: user notification, non-native
- * architectures killed) without loading it, and loads the load-phase filter: the same
- * rules plus what dlopen needs (read-only opens, mmap with PROT_EXEC, ...); any other
- * call fails with ENOSYS (SCMP_ACT_TRACE with no tracer, which yields to the final
- * filter's notification once that is stacked). Returns a handle for sv_sandbox_final().
+ * Reads the two seccomp programs the broker compiled from the plugin's policy from @fd
+ * (struct sv_policy_filters_header, then the instructions) and checks their shape; the
+ * kernel verifies the instructions when they are loaded. Returns a handle for
+ * sv_sandbox_load_phase() and sv_sandbox_final().
  */
-void *sv_sandbox_load_phase(const struct sv_policy *policy);
+void *sv_sandbox_read_filters(int fd);
 
 /*
- * Loads the final filter prepared by sv_sandbox_load_phase() on top of the load-phase
- * one and returns the seccomp notification descriptor (the broker receives it and
- * reports each violation). Frees @handle.
+ * Loads the load-phase program: the policy plus what dlopen needs (read-only opens,
+ * mmap with PROT_EXEC, ...); any other call fails with ENOSYS (SECCOMP_RET_TRACE with no
+ * tracer, which yields to the final filter's notification once that is stacked). Needs
+ * no_new_privs, and checks it.
  */
-int sv_sandbox_final(void *handle);
+void sv_sandbox_load_phase(void *filters);
+
+/*
+ * Loads the final program on top of the load-phase one and returns the seccomp
+ * notification descriptor (the broker receives it and reports each violation). Frees
+ * @filters.
+ */
+int sv_sandbox_final(void *filters);
 
 #endif

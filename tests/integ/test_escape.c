@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/common.h"
+#include "policy/policy.h"
 #include "tests/integ/harness.h"
 
 TestSuite(escape, .init = it_setup, .fini = it_teardown, .timeout = 90);
@@ -243,34 +245,68 @@ struct helper {
 	pid_t pid;
 	int chan;	/* the broker's end of the channel */
 	int out;	/* the read end of the helper's stdout */
+	int err;	/* and of its stderr */
 };
 
+/* The default policy's two seccomp programs, compiled as svrun compiles them. */
+static uint8_t *
+default_programs(size_t *len)
+{
+	struct sv_policy *p = NULL;
+	uint8_t *bytes = NULL;
+	char err[512];
+
+	cr_assert_eq(sv_policy_load(SOURCE_DIR "/policies/default.policy", &p, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(sv_policy_filters(p, &bytes, len, err, sizeof(err)), 0, "%s", err);
+	sv_policy_free(p);
+	return bytes;
+}
+
 /*
- * Starts svrun-sandbox on @plugin with the channel on descriptor 3 and stdout on a pipe,
- * in "nons" mode (the test makes no namespaces; every other layer is in place).
+ * Starts svrun-sandbox on @plugin with the channel on descriptor 3, holding @len bytes
+ * of seccomp @programs first, and stdout and stderr on pipes, in "nons" mode (the test
+ * makes no namespaces; every other layer is in place).
  */
 static struct helper
-start_helper(const char *plugin)
+start_helper_with(const char *plugin, const void *programs, size_t len)
 {
-	char *argv[] = {"svrun-sandbox", SOURCE_DIR "/policies/default.policy", "20", "1073741824",
-			"16", "-", "nons", (char *)plugin, NULL};
+	char *argv[] = {"svrun-sandbox", "20", "1073741824", "16", "-", "nons", (char *)plugin,
+			NULL};
 	struct helper h;
-	int sv[2], out[2];
+	int sv[2], out[2], err[2];
 
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(err, O_CLOEXEC), 0);
+	cr_assert_eq(send(sv[0], programs, len, MSG_NOSIGNAL), (ssize_t)len);
 	h.pid = fork();
 	cr_assert_geq(h.pid, 0);
 	if (h.pid == 0) {
-		if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(sv[1], SV_CHANNEL_FD) < 0)
+		if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(err[1], STDERR_FILENO) < 0 ||
+		    dup2(sv[1], SV_CHANNEL_FD) < 0)
 			_exit(99);
 		execv(HELPER_BIN, argv);
 		_exit(98);
 	}
 	close(sv[1]);
 	close(out[1]);
+	close(err[1]);
 	h.chan = sv[0];
 	h.out = out[0];
+	h.err = err[0];
+	return h;
+}
+
+/* start_helper_with() the default policy's programs, as svrun would hand them. */
+static struct helper
+start_helper(const char *plugin)
+{
+	size_t len;
+	uint8_t *programs = default_programs(&len);
+	struct helper h = start_helper_with(plugin, programs, len);
+
+	free(programs);
 	return h;
 }
 
@@ -310,6 +346,7 @@ stop_helper(struct helper *h)
 	if (h->chan >= 0)
 		close(h->chan);
 	close(h->out);
+	close(h->err);
 }
 
 Test(ctor, the_sandbox_runs_no_plugin_code_before_the_broker_releases_it)
@@ -332,6 +369,85 @@ Test(ctor, the_sandbox_runs_no_plugin_code_before_the_broker_releases_it)
 	cr_assert_str_eq(text, "ctor ran\n");
 	cr_assert(has_bytes(h.chan, 5000), "no handshake after the release");
 	stop_helper(&h);
+}
+
+/* Everything @fd gives until its end (or 5 s), as a string to free. */
+static char *
+read_until_end(int fd)
+{
+	char *buf = calloc(1, 8192);
+	size_t len = 0;
+	ssize_t n;
+
+	cr_assert_not_null(buf);
+	while (len < 8191 && has_bytes(fd, 5000) && (n = read(fd, buf + len, 8191 - len)) > 0)
+		len += (size_t)n;
+	return buf;
+}
+
+/*
+ * Starts the helper on the "say" constructor with @len bytes of @programs (and @release
+ * after them, unless 0) and checks that it exits SV_EXIT_FAILURE saying @why, with no
+ * plugin code run.
+ */
+static void
+expect_programs_refused(const void *programs, size_t len, int release, const char *why)
+{
+	static const char byte = SV_RELEASE_BYTE;
+	struct helper h = start_helper_with(ctor_copy("say", NULL, 0), programs, len);
+	char *said;
+	int status;
+
+	/* Released at once: a helper that went on anyway would run the constructor. */
+	if (release)
+		cr_assert_eq(send(h.chan, &byte, 1, MSG_NOSIGNAL), 1);
+	else
+		shutdown(h.chan, SHUT_WR);
+	said = read_until_end(h.err);
+	status = wait_helper(&h);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == SV_EXIT_FAILURE,
+		  "wait status %d; it said: %s", status, said);
+	cr_assert(strstr(said, why), "expected \"%s\", it said: %s", why, said);
+	cr_assert_not(has_bytes(h.out, 0), "plugin code ran under programs it could not load");
+	free(said);
+	stop_helper(&h);
+}
+
+/*
+ * The sandbox loads the seccomp programs the broker hands it as they are; any it cannot
+ * load whole (not its header, more than the kernel takes, cut short, instructions the
+ * kernel refuses) ends it before the plugin loads.
+ */
+Test(ctor, a_sandbox_handed_malformed_seccomp_programs_never_runs_the_plugin)
+{
+	struct {
+		struct sv_policy_filters_header h;
+		struct sock_filter insns[2];
+	} bad = {{SV_POLICY_FILTERS_MAGIC, 1, 1}, {{0xffff, 0, 0, 0}, {0xffff, 0, 0, 0}}};
+	struct sv_policy_filters_header h = {0, 1, 1};
+	static const char release = SV_RELEASE_BYTE;
+	struct helper ok;
+	uint8_t *good;
+	size_t len;
+	char text[64];
+	ssize_t n;
+
+	expect_programs_refused(&h, sizeof(h), 1, "begin with 0x00000000, not their header");
+	h = (struct sv_policy_filters_header){SV_POLICY_FILTERS_MAGIC, BPF_MAXINSNS + 1, 1};
+	expect_programs_refused(&h, sizeof(h), 1, "claim 4097 and 1 instructions");
+	good = default_programs(&len);
+	expect_programs_refused(good, len / 2, 0, "the broker sent");
+	expect_programs_refused(&bad, sizeof(bad), 1, "cannot load the load-phase seccomp filter");
+	/* Control: the programs svrun compiles load, and the released plugin runs. */
+	ok = start_helper_with(ctor_copy("say", NULL, 0), good, len);
+	cr_assert_eq(send(ok.chan, &release, 1, MSG_NOSIGNAL), 1);
+	cr_assert(has_bytes(ok.out, 5000), "the plugin did not load under svrun's programs");
+	n = read(ok.out, text, sizeof(text) - 1);
+	cr_assert_gt(n, 0);
+	text[n] = '\0';
+	cr_assert_str_eq(text, "ctor ran\n");
+	stop_helper(&ok);
+	free(good);
 }
 
 Test(ctor, a_sandbox_the_broker_never_releases_exits_without_running_plugin_code)

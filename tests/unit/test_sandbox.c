@@ -136,16 +136,56 @@ load_test_policy(void)
 	return p;
 }
 
+/*
+ * Hands @len bytes of seccomp programs to the sandbox's reader the way the broker does,
+ * through a descriptor, and returns its handle (the reader dies on a malformed one).
+ */
+static void *
+read_programs(const void *bytes, size_t len)
+{
+	int fds[2];
+	void *filters;
+
+	if (pipe(fds) < 0 || write(fds[1], bytes, len) != (ssize_t)len)
+		return NULL;
+	close(fds[1]);
+	filters = sv_sandbox_read_filters(fds[0]);
+	close(fds[0]);
+	return filters;
+}
+
+/* The test policy's two programs, compiled as the broker compiles them; NULL on error. */
+static void *
+test_programs(void)
+{
+	struct sv_policy *p = load_test_policy();
+	uint8_t *bytes = NULL;
+	void *filters = NULL;
+	char err[512];
+	size_t len;
+
+	if (p == NULL)
+		return NULL;
+	if (sv_policy_filters(p, &bytes, &len, err, sizeof(err)) < 0)
+		fprintf(stderr, "%s\n", err);
+	else
+		filters = read_programs(bytes, len);
+	free(bytes);
+	sv_policy_free(p);
+	return filters;
+}
+
 /* Sets no_new_privs and loads the load-phase filter of the test policy; NULL on error. */
 static void *
 enter_load_phase(void)
 {
-	struct sv_policy *p = load_test_policy();
+	void *filters = test_programs();
 
-	if (p == NULL)
+	if (filters == NULL)
 		return NULL;
 	sv_sandbox_no_new_privs();
-	return sv_sandbox_load_phase(p);
+	sv_sandbox_load_phase(filters);
+	return filters;
 }
 
 /* A path in the test's temporary directory, unique to this process. */
