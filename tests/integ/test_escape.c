@@ -349,24 +349,32 @@ stop_helper(struct helper *h)
 	close(h->err);
 }
 
-Test(ctor, the_sandbox_runs_no_plugin_code_before_the_broker_releases_it)
+/* Releases @h and checks that the plugin loads: its constructor says "ctor ran". */
+static void
+expect_release_runs_the_plugin(struct helper *h)
 {
 	static const char release = SV_RELEASE_BYTE;
-	struct helper h = start_helper(ctor_copy("say", NULL, 0));
-	char text[256];
+	char text[64];
 	ssize_t n;
+
+	cr_assert_eq(send(h->chan, &release, 1, MSG_NOSIGNAL), 1);
+	cr_assert(has_bytes(h->out, 5000), "the plugin did not load after the release");
+	n = read(h->out, text, sizeof(text) - 1);
+	cr_assert_gt(n, 0);
+	text[n] = '\0';
+	cr_assert_str_eq(text, "ctor ran\n");
+}
+
+Test(ctor, the_sandbox_runs_no_plugin_code_before_the_broker_releases_it)
+{
+	struct helper h = start_helper(ctor_copy("say", NULL, 0));
 
 	/* Set up and confined, the helper waits: no constructor has run, no handshake came. */
 	cr_assert_not(has_bytes(h.out, 500), "the plugin's constructor ran before the release");
 	cr_assert_not(has_bytes(h.chan, 0), "the handshake came before the release");
 	cr_assert_eq(waitpid(h.pid, NULL, WNOHANG), 0, "the helper did not wait for the release");
 	/* Control: released, it loads the plugin, whose constructor speaks, and says hello. */
-	cr_assert_eq(send(h.chan, &release, 1, MSG_NOSIGNAL), 1);
-	cr_assert(has_bytes(h.out, 5000), "the plugin did not load after the release");
-	n = read(h.out, text, sizeof(text) - 1);
-	cr_assert_gt(n, 0);
-	text[n] = '\0';
-	cr_assert_str_eq(text, "ctor ran\n");
+	expect_release_runs_the_plugin(&h);
 	cr_assert(has_bytes(h.chan, 5000), "no handshake after the release");
 	stop_helper(&h);
 }
@@ -425,12 +433,9 @@ Test(ctor, a_sandbox_handed_malformed_seccomp_programs_never_runs_the_plugin)
 		struct sock_filter insns[2];
 	} bad = {{SV_POLICY_FILTERS_MAGIC, 1, 1}, {{0xffff, 0, 0, 0}, {0xffff, 0, 0, 0}}};
 	struct sv_policy_filters_header h = {0, 1, 1};
-	static const char release = SV_RELEASE_BYTE;
 	struct helper ok;
 	uint8_t *good;
 	size_t len;
-	char text[64];
-	ssize_t n;
 
 	expect_programs_refused(&h, sizeof(h), 1, "begin with 0x00000000, not their header");
 	h = (struct sv_policy_filters_header){SV_POLICY_FILTERS_MAGIC, BPF_MAXINSNS + 1, 1};
@@ -440,12 +445,7 @@ Test(ctor, a_sandbox_handed_malformed_seccomp_programs_never_runs_the_plugin)
 	expect_programs_refused(&bad, sizeof(bad), 1, "cannot load the load-phase seccomp filter");
 	/* Control: the programs svrun compiles load, and the released plugin runs. */
 	ok = start_helper_with(ctor_copy("say", NULL, 0), good, len);
-	cr_assert_eq(send(ok.chan, &release, 1, MSG_NOSIGNAL), 1);
-	cr_assert(has_bytes(ok.out, 5000), "the plugin did not load under svrun's programs");
-	n = read(ok.out, text, sizeof(text) - 1);
-	cr_assert_gt(n, 0);
-	text[n] = '\0';
-	cr_assert_str_eq(text, "ctor ran\n");
+	expect_release_runs_the_plugin(&ok);
 	stop_helper(&ok);
 	free(good);
 }
