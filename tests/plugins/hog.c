@@ -4,7 +4,7 @@
  * locked EXCLUSIVE, until its run's deadline ends it (hog.manifest). Built as "calm" with
  * HOG_CALM: a plugin that only says it ran, to start while the hog's statement runs.
  * Built as "bigwrite" with HOG_ROWS: the same write, ended after that many rows (about
- * a second for half a million) and kept.
+ * two seconds for a million) and kept.
  */
 #include <sovereign/plugin.h>
 
