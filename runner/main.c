@@ -150,13 +150,12 @@ compile_policy(struct launch *ls, size_t i)
 }
 
 /*
- * Reads the manifest and policy of launch @i of @ls and checks them against the ceiling,
- * before any database is opened or anything forked. Returns 0, or -1 after saying why.
+ * Reads the manifest of launch @l, which sets its limits and names its policy: what its
+ * sandbox is started with. Returns 0, or -1 after saying why.
  */
 static int
-prepare(struct launch *ls, size_t i)
+read_manifest(struct launch *l)
 {
-	struct launch *l = &ls[i];
 	struct sv_options *o = &l->o;
 	char err[1024], path[4096];
 
@@ -182,17 +181,30 @@ prepare(struct launch *ls, size_t i)
 		sv_warn("plugin '%s': out of memory", l->id);
 		return -1;
 	}
-	/* Checked here so a broken policy is reported before anything is forked. */
+	if (o->allow_missing)
+		sv_warn("plugin '%s': --allow-missing=%s: these sandbox layers may be absent; "
+			"each one that is will be logged",
+			l->id, o->allow_missing);
+	return 0;
+}
+
+/*
+ * Reads the policy of launch @i of @ls and checks it against the ceiling, before any
+ * plugin code can run: a sandbox started already waits for its seccomp programs.
+ * Returns 0, or -1 after saying why.
+ */
+static int
+prepare(struct launch *ls, size_t i)
+{
+	struct launch *l = &ls[i];
+	struct sv_options *o = &l->o;
+
 	if (compile_policy(ls, i) < 0)
 		return -1;
 	if (!o->learn && refuse_log_rules(l->policy) < 0)
 		return -1;
 	if (check_ceiling(o, l->policy, &l->ceiling) < 0)
 		return -1;
-	if (o->allow_missing)
-		sv_warn("plugin '%s': --allow-missing=%s: these sandbox layers may be absent; "
-			"each one that is will be logged",
-			l->id, o->allow_missing);
 	if (o->learn) {
 		if (o->learn[0])
 			l->learn_path = strdup(o->learn);
@@ -269,23 +281,15 @@ struct starter {
 	struct sv_db *db;
 };
 
-/*
- * Forks the plugin's sandbox, opens its session while the sandbox sets itself up (on
- * another CPU, if there is one), arms its supervision and lets it load the plugin; its
- * deadline starts now. A plugin whose session cannot be opened never runs any code.
- * Returns 0, -EAGAIN as open_session() does, or -1.
- */
+/* Forks the sandbox of launch @l, which sets itself up and waits for its programs. */
 static int
-launch(struct launch *l, const char *helper, struct sv_db *db, int in_turn)
+start_sandbox(struct launch *l, const char *helper)
 {
 	struct sv_options *o = &l->o;
 	struct sv_spawn_args args = {0};
 	char err[1024];
-	int r;
 
 	args.helper = helper;
-	args.filters = l->filters;
-	args.filters_len = l->filters_len;
 	args.plugin = o->plugin;
 	args.id = l->id;
 	args.cpu_seconds = o->cpu_seconds;
@@ -294,6 +298,30 @@ launch(struct launch *l, const char *helper, struct sv_db *db, int in_turn)
 	args.allow_missing = o->allow_missing;
 	if (sv_spawn(&args, &l->child, err, sizeof(err)) < 0) {
 		sv_warn("plugin '%s': %s", l->id, err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Forks the plugin's sandbox unless run_plugins() did, hands it its seccomp programs,
+ * opens its session while the sandbox sets itself up (on another CPU, if there is one),
+ * arms its supervision and lets it load the plugin; its deadline starts now. A plugin
+ * whose session cannot be opened never runs any code. Returns 0, -EAGAIN as
+ * open_session() does, or -1.
+ */
+static int
+launch(struct launch *l, const char *helper, struct sv_db *db, int in_turn)
+{
+	struct sv_options *o = &l->o;
+	char err[1024];
+	int r;
+
+	if (l->child.pid < 0 && start_sandbox(l, helper) < 0)
+		return -1;
+	if (sv_child_send_filters(&l->child, l->filters, l->filters_len, err, sizeof(err)) < 0) {
+		sv_warn("plugin '%s': %s", l->id, err);
+		sv_child_destroy(&l->child);
 		return -1;
 	}
 	if ((r = open_session(l, db, in_turn)) < 0) {
@@ -519,7 +547,7 @@ run_plugins(const struct sv_options *o)
 						.err = -1};
 	}
 	for (i = 0; i < n; i++)
-		if (prepare(ls, i) < 0)
+		if (read_manifest(&ls[i]) < 0)
 			goto out;
 	if (refuse_duplicate_ids(ls, n) < 0)
 		goto out;
@@ -529,6 +557,16 @@ run_plugins(const struct sv_options *o)
 			SV_INSTALL_HELPER);
 		goto out;
 	}
+	/*
+	 * The first sandbox sets itself up (namespaces, exec, mounts, Landlock) while the
+	 * policies are compiled and the database opened: half of a launch, on another CPU.
+	 * It runs only svrun-sandbox until its programs come; a run refused below kills it.
+	 */
+	if (start_sandbox(&ls[0], helper) < 0)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (prepare(ls, i) < 0)
+			goto out;
 	if (o->audit && sv_audit_open(o->audit, o->audit_params, &audit, err, sizeof(err)) < 0) {
 		sv_warn("%s", err);
 		goto out;

@@ -123,8 +123,6 @@ struct sv_child {
 /* What the child is started with. */
 struct sv_spawn_args {
 	const char *helper;	/* path of svrun-sandbox */
-	const uint8_t *filters;	/* the plugin's two seccomp programs (sv_policy_filters) */
-	size_t filters_len;
 	const char *plugin;	/* plugin .so */
 	const char *id;
 	unsigned long cpu_seconds;
@@ -134,8 +132,7 @@ struct sv_spawn_args {
 };
 
 /*
- * Forks and executes the sandbox helper with the channel on descriptor 3 (its first
- * bytes the seccomp programs of @a), stdin on
+ * Forks and executes the sandbox helper with the channel on descriptor 3, stdin on
  * /dev/null, stdout and stderr on pipes, a fixed minimal environment, its own process
  * group, and PR_SET_PDEATHSIG. Returns 0 with *@c filled, or -errno with @err set.
  */
@@ -146,6 +143,13 @@ int sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_
  * utsns mountns landlock). Returns 0 or -EINVAL with @err naming the unknown one.
  */
 int sv_allow_missing_check(const char *list, char *err, size_t errlen);
+
+/*
+ * Hands the sandbox @c its two seccomp programs (sv_policy_filters), which it reads once
+ * its set-up is done and before it loads anything. Returns 0, or -errno with @err set.
+ */
+int sv_child_send_filters(struct sv_child *c, const uint8_t *filters, size_t len, char *err,
+			  size_t errlen);
 
 /*
  * Lets the child load its plugin (SV_RELEASE_BYTE): until then it waits, set up and

@@ -220,7 +220,6 @@ sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_t er
 	/* Decided here: in the new user namespace the child's ids read 65534 until mapped. */
 	const char *root_mode = geteuid() == 0 ? "ns-root" : "ns-user";
 	int pidfd = -1, ns, r;
-	ssize_t sent;
 	pid_t pid;
 
 	c->pid = -1;
@@ -240,14 +239,6 @@ sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_t er
 	go_r = gp[0];
 	go_w = gp[1];
 	sp[0] = sp[1] = po[0] = po[1] = pe[0] = pe[1] = gp[0] = gp[1] = -1;
-	/* The programs wait in the empty socket's buffer, far larger than their 64 KiB. */
-	if ((sent = send(c->chan, a->filters, a->filters_len, MSG_DONTWAIT | MSG_NOSIGNAL)) !=
-	    (ssize_t)a->filters_len) {
-		r = sent < 0 ? -errno : -EMSGSIZE;
-		snprintf(err, errlen, "cannot hand the sandbox its seccomp programs: %s",
-			 strerror(-r));
-		goto fail;
-	}
 	if ((pid = start_child(a, &pidfd, &ns, err, errlen)) < 0) {
 		r = pid;
 		goto fail;
@@ -285,6 +276,21 @@ fail:
 		sv_closep(&gp[i]);
 	}
 	sv_child_destroy(c);
+	return r;
+}
+
+int
+sv_child_send_filters(struct sv_child *c, const uint8_t *filters, size_t len, char *err,
+		      size_t errlen)
+{
+	ssize_t sent;
+	int r;
+
+	/* They wait in the socket's buffer, far larger than their 64 KiB: nothing blocks. */
+	if ((sent = send(c->chan, filters, len, MSG_DONTWAIT | MSG_NOSIGNAL)) == (ssize_t)len)
+		return 0;
+	r = sent < 0 ? -errno : -EMSGSIZE;
+	snprintf(err, errlen, "cannot hand the sandbox its seccomp programs: %s", strerror(-r));
 	return r;
 }
 

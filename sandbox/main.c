@@ -240,7 +240,6 @@ main(int argc, char **argv)
 	in_ns = strcmp(argv[5], "nons") != 0;
 	plugin = argv[6];
 	check_channel();
-	filters = sv_sandbox_read_filters(SV_CHANNEL_FD);
 	/* Asked now: the final filter does not allow sched_getaffinity. */
 	spin = sv_spin_pays();
 	sv_sandbox_keep_fds(SV_CHANNEL_FD);
@@ -283,6 +282,8 @@ main(int argc, char **argv)
 		sv_pdie("prctl(PR_SET_DUMPABLE)");
 	if (use_landlock)
 		sv_sandbox_landlock(1);
+	/* Read last: the broker compiles them while the set-up above runs. */
+	filters = sv_sandbox_read_filters(SV_CHANNEL_FD);
 	sv_sandbox_load_phase(filters);
 	wait_for_release();
 

@@ -5,6 +5,7 @@
  * with a control that it would have been seen, and runs a benign plugin afterwards.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -238,6 +240,53 @@ Test(ctor, constructor_fork_is_contained_and_no_child_runs)
 	cr_assert(!it_exists(marker), "a child forked by a constructor ran: %s exists", marker);
 	it_run_free(&r);
 	it_assert_benign_runs();
+}
+
+/*
+ * Asserts that run @r was refused with @why before any plugin code ran (the "say"
+ * constructor never spoke) and that no sandbox outlived it: with the test process the
+ * subreaper, a sandbox left behind would be its child now.
+ */
+static void
+assert_refused_before_loading(struct it_run *r, const char *why)
+{
+	cr_assert_eq(r->status, 126, "%s", r->err);
+	cr_assert_not_null(strstr(r->err, why), "the refusal does not say why:\n%s", r->err);
+	cr_assert_null(strstr(r->out, "ctor ran"), "the plugin was loaded:\n%s", r->out);
+	cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1, "a sandbox outlived the refused run");
+	cr_assert_eq(errno, ECHILD);
+	it_run_free(r);
+}
+
+Test(ctor, a_run_refused_after_its_sandbox_started_never_loads_the_plugin_or_leaves_it)
+{
+	char ceiling[600], wider[600], missing[600];
+	const char *plugin;
+	struct it_run r;
+
+	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	it_init_db();
+	plugin = ctor_copy("say", NULL, 0);
+	/* The first sandbox starts before the database is opened and the policy checked. */
+	snprintf(missing, sizeof(missing), "sqlite:%s/missing.db", it_dir);
+	r = it_svrun((const char *const[]){"--db", missing, plugin, NULL}, NULL);
+	assert_refused_before_loading(&r, "does not exist");
+	snprintf(ceiling, sizeof(ceiling), "%s/ceiling.policy", it_dir);
+	snprintf(wider, sizeof(wider), "%s/wider.policy", it_dir);
+	it_write_file(ceiling, "@include " SOURCE_DIR "/policies/default.policy\n");
+	it_write_file(wider, "@include " SOURCE_DIR "/policies/default.policy\n"
+			     "getppid: 1  # parent pid\n");
+	r = it_svrun((const char *const[]){"--db", it_uri, "--ceiling", ceiling, "--policy", wider,
+					   plugin, NULL},
+		     NULL);
+	assert_refused_before_loading(&r, "permits what the ceiling");
+	/* Control: with its database and within the ceiling, the same plugin loads and runs. */
+	r = it_svrun((const char *const[]){"--db", it_uri, "--ceiling", ceiling, plugin, NULL},
+		     NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_not_null(strstr(r.out, "ctor ran"), "control: the constructor never spoke:\n%s",
+			   r.out);
+	it_run_free(&r);
 }
 
 /* The sandbox helper, started by the test the way the broker starts it. */
