@@ -73,6 +73,12 @@ SV_NORETURN void sv_die_status(int status, const char *fmt, ...) SV_PRINTF(2, 3)
 /* Writes exactly @len bytes, retrying on EINTR and short writes. Returns 0 or -errno. */
 int sv_write_full(int fd, const void *buf, size_t len);
 
+/*
+ * Sends @len bytes of @buf on socket @sock in one sendmsg() with descriptor @fd attached
+ * (SCM_RIGHTS), with @flags. Returns what sendmsg() returns, errno set on -1.
+ */
+ssize_t sv_send_with_fd(int sock, const void *buf, size_t len, int fd, int flags);
+
 /* Closes *@fdp if it is open; for the sv_autoclose attribute. */
 void sv_closep(int *fdp);
 

@@ -155,17 +155,10 @@ send_hello(int notify_fd)
 {
 	Sovereign__ChildMessage m = SOVEREIGN__CHILD_MESSAGE__INIT;
 	Sovereign__Hello h = SOVEREIGN__HELLO__INIT;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
 	uint8_t frame[64];
 	uint32_t be;
-	struct msghdr msg = {0};
-	struct cmsghdr *c;
-	struct iovec iov;
 	ssize_t sent;
-	size_t size;
+	size_t size, len;
 	long tries;
 
 	h.abi_version = SV_PLUGIN_ABI_VERSION;
@@ -178,20 +171,9 @@ send_hello(int notify_fd)
 	protobuf_c_message_pack(&m.base, frame + SV_FRAME_HEADER);
 
 	/* The descriptor rides on the frame's bytes; the broker takes it from there. */
-	iov.iov_base = frame;
-	iov.iov_len = SV_FRAME_HEADER + size;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	memset(&control, 0, sizeof(control));
-	msg.msg_control = control.buf;
-	msg.msg_controllen = sizeof(control.buf);
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
+	len = SV_FRAME_HEADER + size;
 	for (tries = 1;; tries++) {
-		if ((sent = sendmsg(SV_CHANNEL_FD, &msg, MSG_NOSIGNAL)) >= 0)
+		if ((sent = sv_send_with_fd(SV_CHANNEL_FD, frame, len, notify_fd, MSG_NOSIGNAL)) >= 0)
 			break;
 		if (errno == EINTR || (errno == ETOOMANYREFS && tries < HELLO_TRIES))
 			continue;
@@ -201,8 +183,8 @@ send_hello(int notify_fd)
 			       HELLO_TRIES);
 		sv_pdie("cannot send the handshake to the broker");
 	}
-	if (sent != (ssize_t)iov.iov_len)
-		sv_die("the handshake went out cut short: %zd of %zu bytes", sent, iov.iov_len);
+	if (sent != (ssize_t)len)
+		sv_die("the handshake went out cut short: %zd of %zu bytes", sent, len);
 }
 
 /* How far below its caller release_setup_stack() looks: deeper than the set-up goes. */

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "tests/integ/harness.h"
 
 TestSuite(many, .init = it_setup, .fini = it_teardown, .timeout = 600);
@@ -591,29 +592,6 @@ Test(many, sigterm_to_svrun_stops_every_plugin_and_leaves_no_process)
 	it_run_free(&r);
 }
 
-/* Sends descriptor @fd over socket @sock with a byte; returns sendmsg's result. */
-static ssize_t
-send_fd(int sock, int fd)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
-	struct iovec iov = {.iov_base = "x", .iov_len = 1};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *c;
-
-	memset(&control, 0, sizeof(control));
-	msg.msg_control = control.buf;
-	msg.msg_controllen = sizeof(control.buf);
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, MSG_NOSIGNAL);
-}
-
 /* The uid a sandbox runs as outside: nobody when svrun is root, else the operator's. */
 static uid_t
 sandbox_uid(void)
@@ -654,7 +632,7 @@ hold_descriptors_in_flight(int n, int hold_ms)
 		    (devnull = open("/dev/null", O_RDONLY)) < 0)
 			_exit(101);
 		for (i = 0; i < n; i++)
-			if (send_fd(sv[0], devnull) != 1)
+			if (sv_send_with_fd(sv[0], "x", 1, devnull, MSG_NOSIGNAL) != 1)
 				_exit(102);
 		if (write(ready[1], "r", 1) != 1)
 			_exit(103);
@@ -681,7 +659,7 @@ sending_a_descriptor_is_refused(void)
 		become_sandbox_uid();
 		if (setrlimit(RLIMIT_NOFILE, &lim) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 			_exit(101);
-		if (send_fd(sv[0], sv[1]) == 1)
+		if (sv_send_with_fd(sv[0], "x", 1, sv[1], MSG_NOSIGNAL) == 1)
 			_exit(1);
 		_exit(errno == ETOOMANYREFS ? 0 : 2);
 	}

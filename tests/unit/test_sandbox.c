@@ -679,32 +679,7 @@ Test(sandbox, load_phase_lets_dlopen_load_a_library_and_run_its_constructor)
 	assert_child_ok(run_child(child_dlopen, NULL));
 }
 
-/* Sends @fd over the socket @sock with SCM_RIGHTS. Returns 0 or -1. */
-static int
-send_fd(int sock, int fd)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
-	struct msghdr msg = {0};
-	struct cmsghdr *c;
-	struct iovec iov = {"f", 1};
-
-	memset(&control, 0, sizeof(control));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = control.buf;
-	msg.msg_controllen = sizeof(control.buf);
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
-/* Receives a descriptor sent by send_fd(). Returns it or -1. */
+/* Receives a descriptor sent by sv_send_with_fd(). Returns it or -1. */
 static int
 recv_fd(int sock)
 {
@@ -742,7 +717,7 @@ child_final(void *arg)
 	if ((so = dlopen(SV_SANDBOX_PROBE, RTLD_NOW | RTLD_LOCAL)) == NULL)
 		return 2;
 	fd = sv_sandbox_final(filters);
-	if (send_fd(*sock, fd) < 0)
+	if (sv_send_with_fd(*sock, "f", 1, fd, 0) != 1)
 		return 3;
 	/* As svrun-sandbox does: a listener left open here would keep the call blocked. */
 	close(fd);
@@ -806,7 +781,7 @@ child_outside_both(void *arg)
 	if ((filters = enter_load_phase()) == NULL)
 		return 1;
 	fd = sv_sandbox_final(filters);
-	if (send_fd(*sock, fd) < 0)
+	if (sv_send_with_fd(*sock, "f", 1, fd, 0) != 1)
 		return 2;
 	close(fd);
 	/* The positive control: getpid is in the policy and goes through. */
