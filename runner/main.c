@@ -358,11 +358,12 @@ static int
 start_launch(size_t i, int in_turn, struct sv_child *c, struct sv_supervision *sup, void *arg)
 {
 	struct starter *st = arg;
-	int r;
+	int r = launch(&st->ls[i], st->helper, st->db, in_turn);
 
-	if ((r = launch(&st->ls[i], st->helper, st->db, in_turn)) < 0)
-		return r;
+	/* Failed, the child is gone: the loop must not keep the early start's copy of it. */
 	*c = st->ls[i].child;
+	if (r < 0)
+		return r;
 	*sup = st->ls[i].sup;
 	return 0;
 }
