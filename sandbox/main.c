@@ -173,7 +173,8 @@ send_hello(int notify_fd)
 	/* The descriptor rides on the frame's bytes; the broker takes it from there. */
 	len = SV_FRAME_HEADER + size;
 	for (tries = 1;; tries++) {
-		if ((sent = sv_send_with_fd(SV_CHANNEL_FD, frame, len, notify_fd, MSG_NOSIGNAL)) >= 0)
+		sent = sv_send_with_fd(SV_CHANNEL_FD, frame, len, notify_fd, MSG_NOSIGNAL);
+		if (sent >= 0)
 			break;
 		if (errno == EINTR || (errno == ETOOMANYREFS && tries < HELLO_TRIES))
 			continue;
