@@ -30,6 +30,12 @@
 #define SV_CHANNEL_FD 3
 
 /*
+ * The uid and gid of nobody on Debian: what a sandbox started by root runs as. The
+ * broker maps exactly this id into the sandbox's user namespace, beside inside root.
+ */
+#define SV_NOBODY_ID 65534
+
+/*
  * The first byte on the channel, from the broker: the plugin may be loaded. The broker
  * opens the plugin's session while the sandbox sets itself up, and sends it only then.
  */

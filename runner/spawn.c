@@ -135,7 +135,7 @@ write_proc(pid_t pid, const char *file, const char *text)
 
 /*
  * Maps the child's ids. Started by root: inside 0 is root only until the helper switches
- * to inside 65534, which is nobody outside too; inside 0 has capabilities only over its
+ * to inside SV_NOBODY_ID, which is nobody outside too; inside 0 has capabilities only over its
  * own namespaces. Started by a user: inside 0 is that user, the only id it may map.
  */
 static int
@@ -145,8 +145,9 @@ map_ids(pid_t pid, char *err, size_t errlen)
 	int r;
 
 	if (geteuid() == 0) {
-		if ((r = write_proc(pid, "uid_map", "0 0 1\n65534 65534 1\n")) < 0 ||
-		    (r = write_proc(pid, "gid_map", "0 0 1\n65534 65534 1\n")) < 0)
+		snprintf(map, sizeof(map), "0 0 1\n%u %u 1\n", SV_NOBODY_ID, SV_NOBODY_ID);
+		if ((r = write_proc(pid, "uid_map", map)) < 0 ||
+		    (r = write_proc(pid, "gid_map", map)) < 0)
 			goto fail;
 		return 0;
 	}

@@ -20,9 +20,6 @@
 #include "common/common.h"
 #include "sandbox/sandbox.h"
 
-/* uid and gid of nobody on Debian, used when the name service does not know it. */
-#define NOBODY_ID 65534
-
 /* Whether capability @cap is in set @flag of the calling thread. */
 static int
 has_cap(cap_value_t cap, cap_flag_t flag)
@@ -79,9 +76,8 @@ drop_bounding(void)
 		sv_die("the capability bounding set is not empty after dropping it");
 }
 
-/* Looks up nobody's uid and gid, falling back to 65534; never accepts 0. */
-static void
-lookup_nobody(uid_t *uid, gid_t *gid)
+void
+sv_sandbox_lookup_nobody(uid_t *uid, gid_t *gid)
 {
 	struct passwd *pw;
 
@@ -90,15 +86,12 @@ lookup_nobody(uid_t *uid, gid_t *gid)
 	 * acceptable here: no plugin code has run yet, and the descriptors it opens are
 	 * closed before it returns.
 	 */
-	*uid = NOBODY_ID;
-	*gid = NOBODY_ID;
+	*uid = SV_NOBODY_ID;
+	*gid = SV_NOBODY_ID;
 	if ((pw = getpwnam("nobody")) != NULL) {
 		*uid = pw->pw_uid;
 		*gid = pw->pw_gid;
 	}
-	if (*uid == 0 || *gid == 0)
-		sv_die("the user nobody maps to uid %u gid %u; refusing to run as root",
-		       (unsigned int)*uid, (unsigned int)*gid);
 }
 
 void
@@ -116,16 +109,18 @@ sv_sandbox_no_new_privs(void)
 }
 
 void
-sv_sandbox_drop_user(void)
+sv_sandbox_drop_user(uid_t uid, gid_t gid)
 {
-	uid_t ruid, euid, suid, uid;
-	gid_t rgid, egid, sgid, gid;
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid;
 
 	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
 		sv_pdie("getresuid");
 	if (ruid != 0 && euid != 0 && suid != 0 && rgid != 0 && egid != 0 && sgid != 0)
 		return;
-	lookup_nobody(&uid, &gid);
+	if (uid == 0 || gid == 0)
+		sv_die("refusing to drop root to uid %u gid %u: the sandbox would stay root",
+		       (unsigned int)uid, (unsigned int)gid);
 	/* Before the uid change takes CAP_SETPCAP away (see the top of this file). */
 	drop_bounding();
 	/* Groups first, then gid, then uid: each later step removes the right to do the former. */

@@ -214,6 +214,8 @@ main(int argc, char **argv)
 	plugin_main_fn plugin_main;
 	void *filters, *handle;
 	int so_fd, notify_fd, in_ns, use_landlock, spin;
+	uid_t nobody_uid;
+	gid_t nobody_gid;
 	const char *plugin;
 
 	sv_set_progname("svrun-sandbox");
@@ -256,8 +258,13 @@ main(int argc, char **argv)
 	sv_sandbox_limit(&lim);
 	sv_sandbox_no_new_privs();
 	/* A user's sandbox is that user outside already: inside ids are all it may use. */
-	if (strcmp(argv[5], "ns-user") != 0)
-		sv_sandbox_drop_user();
+	if (strcmp(argv[5], "ns-user") != 0) {
+		/* In our namespace nobody is the id the broker mapped, no name to look up. */
+		nobody_uid = nobody_gid = SV_NOBODY_ID;
+		if (!in_ns)
+			sv_sandbox_lookup_nobody(&nobody_uid, &nobody_gid);
+		sv_sandbox_drop_user(nobody_uid, nobody_gid);
+	}
 	sv_sandbox_drop_caps();
 	rearm_parent_death();
 	/* Nobody may ptrace us or read our memory, whatever uid shares ours. */

@@ -66,10 +66,16 @@ void sv_sandbox_no_new_privs(void);
 
 /*
  * When running as root (any uid or gid 0), switches real, effective and saved ids to
- * the user "nobody" (65534 if absent) and clears supplementary groups. Dies if any id
+ * @uid and @gid (nobody) and clears supplementary groups. Dies if either is 0 or any id
  * is still 0 afterwards. Does nothing for an unprivileged caller.
  */
-void sv_sandbox_drop_user(void);
+void sv_sandbox_drop_user(uid_t uid, gid_t gid);
+
+/*
+ * The ids of the host's user "nobody" from the name service, SV_NOBODY_ID if it has
+ * none. Only without a user namespace: inside one the broker mapped SV_NOBODY_ID.
+ */
+void sv_sandbox_lookup_nobody(uid_t *uid, gid_t *gid);
 
 /*
  * Empties the effective, permitted, inheritable, ambient and bounding capability sets

@@ -291,7 +291,7 @@ child_fork_limit(void *arg)
 		return 2;
 	sv_sandbox_default_limits(&lim);
 	sv_sandbox_limit(&lim);
-	sv_sandbox_drop_user();
+	sv_sandbox_drop_user(SV_NOBODY_ID, SV_NOBODY_ID);
 	if ((pid = fork()) == 0)
 		_exit(0);
 	if (pid > 0) {
@@ -330,15 +330,19 @@ child_drop_user(void *arg)
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 
+	uid_t nobody_uid;
+	gid_t nobody_gid;
+
 	(void)arg;
-	sv_sandbox_drop_user();
+	sv_sandbox_lookup_nobody(&nobody_uid, &nobody_gid);
+	sv_sandbox_drop_user(nobody_uid, nobody_gid);
 	if (uid != 0 && gid != 0) {
 		/* An unprivileged caller keeps its ids. */
 		if (!status_ids_are("Uid", uid) || !status_ids_are("Gid", gid))
 			return 1;
 		return 0;
 	}
-	if (!status_ids_are("Uid", 65534) || !status_ids_are("Gid", 65534))
+	if (!status_ids_are("Uid", nobody_uid) || !status_ids_are("Gid", nobody_gid))
 		return 2;
 	if (status_field("Groups", val, sizeof(val)) < 0 || val[0] != '\0')
 		return 3;
@@ -348,6 +352,30 @@ child_drop_user(void *arg)
 Test(sandbox, drop_user_makes_root_nobody_with_no_groups)
 {
 	assert_child_ok(run_child(child_drop_user, NULL));
+}
+
+/* Asks to drop to uid 0; 0 only if it returned with the ids unchanged. */
+static int
+child_drop_user_to_root(void *arg)
+{
+	uid_t uid = getuid();
+
+	(void)arg;
+	sv_sandbox_drop_user(0, SV_NOBODY_ID);
+	return status_ids_are("Uid", uid) ? 0 : 1;
+}
+
+Test(sandbox, drop_user_refuses_uid_0_as_its_target)
+{
+	int status = run_child(child_drop_user_to_root, NULL);
+
+	/* An unprivileged caller has no ids to drop: it returns, unchanged. */
+	if (geteuid() != 0) {
+		assert_child_ok(status);
+		return;
+	}
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == SV_EXIT_FAILURE,
+		  "dropping root to uid 0 was not refused (status %#x)", status);
 }
 
 /* Returns 0 when every capability set in /proc/self/status is empty, else its number. */
@@ -395,7 +423,7 @@ child_whole_order(void *arg)
 	sv_sandbox_default_limits(&lim);
 	sv_sandbox_limit(&lim);
 	sv_sandbox_no_new_privs();
-	sv_sandbox_drop_user();
+	sv_sandbox_drop_user(SV_NOBODY_ID, SV_NOBODY_ID);
 	sv_sandbox_drop_caps();
 	if ((r = caps_all_empty(root)) != 0)
 		return r;
