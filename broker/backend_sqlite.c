@@ -487,6 +487,35 @@ check_shadow(struct sqlite_session *s, const char *sql, char *err, size_t errlen
 }
 
 /* A connection per plugin, so its authorizer and limits bind that plugin only. */
+
+/*
+ * Reads what a new session needs from core (grants, tables, views, the shadow schema)
+ * in one read transaction: one consistent picture, so an install in between cannot
+ * pair old grants with new tables, and core's shared lock taken twice, not four times
+ * (the first prepare checks the schema under a lock of its own). Returns 0, -EBUSY or
+ * another -errno.
+ */
+static int
+read_core_for(struct sqlite_session *s, struct sqlite_db *d, const char *plugin_id, char *err,
+	      size_t errlen)
+{
+	int r = -EIO;
+
+	if (sqlite3_exec(d->core, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
+	    (r = sv_sqlite_installed_views(d->core, plugin_id, &s->granted)) >= 0 &&
+	    (r = list_tables(s, d->core)) >= 0 && (r = learn_views(s, d->core)) >= 0 &&
+	    (r = build_shadow(s, d->core, plugin_id)) >= 0)
+		return sqlite3_exec(d->core, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+	snprintf(err, errlen, "cannot read the plugin views of %s: %s", d->path,
+		 sqlite3_errmsg(d->core));
+	if ((sqlite3_extended_errcode(d->core) & 0xff) == SQLITE_BUSY)
+		r = -EBUSY;
+	/* It wrote nothing; a failed BEGIN left none open. */
+	if (!sqlite3_get_autocommit(d->core))
+		sqlite3_exec(d->core, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
 static int
 sqlite_session_open(struct sv_db *dbase, const char *plugin_id,
 		    const struct sv_session_limits *lim, struct sv_session **out, char *err,
@@ -517,15 +546,8 @@ sqlite_session_open(struct sv_db *dbase, const char *plugin_id,
 	sqlite3_set_authorizer(s->conn, sv_authz_callback, s->authz);
 	sqlite3_progress_handler(s->conn, PROGRESS_STEPS, progress, s);
 	/* Before the limits, which bound plugin statements, not the core schema's. */
-	if ((r = sv_sqlite_installed_views(d->core, plugin_id, &s->granted)) < 0 ||
-	    (r = list_tables(s, d->core)) < 0 || (r = learn_views(s, d->core)) < 0 ||
-	    (r = build_shadow(s, d->core, plugin_id)) < 0) {
-		snprintf(err, errlen, "cannot read the plugin views of %s: %s", d->path,
-			 sqlite3_errmsg(d->core));
-		if ((sqlite3_extended_errcode(d->core) & 0xff) == SQLITE_BUSY)
-			r = -EBUSY;
+	if ((r = read_core_for(s, d, plugin_id, err, errlen)) < 0)
 		goto out;
-	}
 	if ((r = harden(s->conn, lim)) < 0) {
 		snprintf(err, errlen, "cannot restrict the database connection of plugin %s",
 			 plugin_id);

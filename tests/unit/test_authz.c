@@ -1028,6 +1028,27 @@ Test(authz, a_frame_that_decodes_into_far_more_than_its_size_is_refused)
 	free(pp);
 }
 
+/* Takes core's write lock on a connection of the test's own, as a core writer would. */
+static sqlite3 *
+hold_core_write_lock(void)
+{
+	sqlite3 *raw;
+
+	cr_assert_eq(sqlite3_open(path, &raw), SQLITE_OK);
+	cr_assert_eq(
+	    sqlite3_exec(raw, "BEGIN EXCLUSIVE; UPDATE config SET value = value", NULL, NULL, NULL),
+	    SQLITE_OK, "%s", sqlite3_errmsg(raw));
+	return raw;
+}
+
+/* Commits what hold_core_write_lock() began, which changed nothing, and closes it. */
+static void
+release_core_write_lock(sqlite3 *raw)
+{
+	cr_assert_eq(sqlite3_exec(raw, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+}
+
 Test(authz, a_write_while_core_holds_the_write_lock_fails_clearly_and_then_works)
 {
 	struct sv_rows rows;
@@ -1035,19 +1056,34 @@ Test(authz, a_write_while_core_holds_the_write_lock_fails_clearly_and_then_works
 	time_t start;
 	int r;
 
-	cr_assert_eq(sqlite3_open(path, &raw), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(raw, "BEGIN EXCLUSIVE; UPDATE config SET value = value", NULL,
-				  NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(raw));
+	raw = hold_core_write_lock();
 	/* Bounded: the busy timeout, then a clear error; no hang, nothing written. */
 	start = time(NULL);
 	r = query(hello, "INSERT INTO plugin_hello_visits(note) VALUES ('while locked')", &rows);
 	cr_expect_eq(r, -EIO, "%d %s", r, err);
 	cr_expect_str_eq(err, "the database is busy");
 	cr_expect_leq(time(NULL) - start, 10, "the write waited %ld s", (long)(time(NULL) - start));
-	cr_assert_eq(sqlite3_exec(raw, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(raw);
+	release_core_write_lock(raw);
 	expect_raw("SELECT count(*) FROM plugin_hello_visits", "0");
 	/* Control: with the lock released, the same write goes through. */
 	free(expect_ok(hello, "INSERT INTO plugin_hello_visits(note) VALUES ('after')"));
 	expect_raw("SELECT count(*) FROM plugin_hello_visits", "1");
+}
+
+Test(authz, a_session_opened_while_core_is_locked_fails_busy_and_leaves_core_as_it_was)
+{
+	struct sv_session *s = NULL;
+	sqlite3 *raw;
+	int r;
+
+	raw = hold_core_write_lock();
+	r = sv_session_open(db, "hello", NULL, &s, err, sizeof(err));
+	cr_expect_eq(r, -EBUSY, "%d %s", r, err);
+	cr_expect_null(s);
+	cr_expect(strstr(err, "cannot read the plugin views of"), "%s", err);
+	release_core_write_lock(raw);
+	/* Control: core kept no transaction from the failed read; the next session opens. */
+	s = open_session("hello", NULL);
+	expect_ok_value(s, "SELECT count(*) FROM plugin_hello_visits", "0");
+	sv_session_close(s);
 }
