@@ -486,8 +486,6 @@ check_shadow(struct sqlite_session *s, const char *sql, char *err, size_t errlen
 	return -EINVAL;
 }
 
-/* A connection per plugin, so its authorizer and limits bind that plugin only. */
-
 /*
  * Reads what a new session needs from core (grants, tables, views, the shadow schema)
  * in one read transaction: one consistent picture, so an install in between cannot
@@ -516,6 +514,7 @@ read_core_for(struct sqlite_session *s, struct sqlite_db *d, const char *plugin_
 	return r;
 }
 
+/* A connection per plugin, so its authorizer and limits bind that plugin only. */
 static int
 sqlite_session_open(struct sv_db *dbase, const char *plugin_id,
 		    const struct sv_session_limits *lim, struct sv_session **out, char *err,
