@@ -51,6 +51,7 @@ struct sv_session {
 	uint64_t first_poll_ns;	/* how long a request runs before cancel() is first asked;
 				 * 0 for SV_CANCEL_POLL_NS */
 	int cancelled;		/* cancel() said so during the current request */
+	int defer;		/* sv_session_defer(): a read may be sent and left running */
 };
 
 struct sv_backend_ops {

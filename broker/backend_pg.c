@@ -84,6 +84,9 @@ struct pg_session {
 	size_t nprepared;
 	unsigned next_prepared_id;
 	uint64_t prepared_uses;
+	struct prepared *flight; /* the statement of a read sent ahead (sv_session_defer) */
+	char *flight_params;	 /* and its parameter values, to know the request again */
+	size_t flight_len;
 };
 
 /* Frees what @p holds; it is empty after. */
@@ -96,10 +99,21 @@ clear_prepared(struct prepared *p)
 	p->types = NULL;
 }
 
+/* Forgets the read sent ahead; what is left of its results is the caller's to read. */
+static void
+clear_flight(struct pg_session *s)
+{
+	free(s->flight_params);
+	s->flight_params = NULL;
+	s->flight_len = 0;
+	s->flight = NULL;
+}
+
 /* Forgets every prepared statement: the connection that held them is gone. */
 static void
 forget_prepared(struct pg_session *s)
 {
+	clear_flight(s);
 	for (size_t i = 0; i < s->nprepared; i++)
 		clear_prepared(&s->prepared[i]);
 	s->nprepared = 0;
@@ -1144,6 +1158,39 @@ to_wire(size_t n, const struct sv_param *p, struct wire *w)
 	return 0;
 }
 
+/* The length of parameter @i of @w as sent: a binary value's bytes, text without NUL. */
+static size_t
+value_len(const struct wire *w, size_t i)
+{
+	if (!w->values[i])
+		return 0;
+	return w->formats[i] ? (size_t)w->lengths[i] : strlen(w->values[i]);
+}
+
+/* The parameter values of @w end to end, each after its length (-1: NULL), or NULL. */
+static char *
+wire_bytes(size_t n, const struct wire *w, size_t *len)
+{
+	size_t total = 0, at = 0, vlen;
+	int32_t mark;
+	char *buf;
+
+	for (size_t i = 0; i < n; i++)
+		total += sizeof(mark) + value_len(w, i);
+	if ((buf = malloc(total + 1)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		vlen = value_len(w, i);
+		mark = w->values[i] ? (int32_t)vlen : -1;
+		memcpy(buf + at, &mark, sizeof(mark));
+		at += sizeof(mark);
+		memcpy(buf + at, w->values[i] ? w->values[i] : "", vlen);
+		at += vlen;
+	}
+	*len = total;
+	return buf;
+}
+
 /*
  * Reads the server's answer to a command sent ahead of the statement in its pipeline
  * (a DEALLOCATE, the preparing of the statement) and the end of it. Returns 0 when the
@@ -1166,6 +1213,121 @@ take_command(struct pg_session *s, char *err, size_t errlen)
 }
 
 /*
+ * Ends a statement's pipeline: its results into @out while @r is 0, drained otherwise;
+ * pipeline mode left; a fixed setting it changed refused and put back; and the
+ * statement's transaction (@started, or a read's that failed half-way) ended. Returns
+ * @r, or the first failure of these.
+ */
+static int
+end_statement(struct pg_session *s, int r, int read_only, int started, struct sv_rows *out,
+	      char *err, size_t errlen)
+{
+	PGresult *res = NULL;
+	const char *setting;
+
+	if (r == 0) {
+		r = collect(s, out, err, errlen);
+	} else {
+		/* Whatever the pipeline still holds, up to its end. */
+		while (!s->broken && next_result(s, &res) == 0 &&
+		       (!res || PQresultStatus(res) != PGRES_PIPELINE_SYNC)) {
+			PQclear(res);
+			res = NULL;
+		}
+		PQclear(res);
+	}
+	if (!s->broken && PQexitPipelineMode(s->conn) != 1)
+		s->broken = 1;
+	if (r == 0 && (setting = changed_setting(s)) != NULL) {
+		snprintf(err, errlen, "not permitted: changing %s", setting);
+		sv_session_set_reason(&s->base,
+				      "the statement changed %s, which is fixed for the "
+				      "plugin's session; rolled back",
+				      setting);
+		r = -EACCES;
+	}
+	/* A read committed in its pipeline; one that failed half-way is still open. */
+	if (read_only)
+		started = !s->broken && PQtransactionStatus(s->conn) != PQTRANS_IDLE;
+	if (started && !s->broken && finish_statement(s, r == 0) < 0 && r == 0)
+		r = map_error(s, NULL, err, errlen);
+	/* A read commits what set_config() did: put the connection's values back. */
+	if (!s->broken && read_only && changed_setting(s) != NULL)
+		PQclear(PQexec(s->conn, "RESET ALL"));
+	/* A SET that could not be undone ends the session: nothing more runs on it. */
+	if (changed_setting(s) != NULL)
+		s->broken = 1;
+	return r;
+}
+
+/*
+ * Reads a read sent ahead that was not asked for again (its deadline passed first, or
+ * the caller asks something else) to its end and drops its rows, so the connection is
+ * free for the request at hand.
+ */
+static void
+land_flight(struct pg_session *s)
+{
+	struct sv_rows none = {0};
+	char why[256];
+
+	if (s->flight == NULL)
+		return;
+	clear_flight(s);
+	end_statement(s, -ECANCELED, 1, 0, &none, why, sizeof(why));
+	sv_rows_clear(&none);
+}
+
+/*
+ * Sends the read of prepared statement @p and leaves it running (sv_session_defer), to
+ * be collected when the runner asks for this request again. Returns -EAGAIN once sent,
+ * or -errno with @err.
+ */
+static int
+send_ahead(struct pg_session *s, struct prepared *p, size_t nparams, const struct wire *w,
+	   char *err, size_t errlen)
+{
+	char name[16];
+
+	if ((s->flight_params = wire_bytes(nparams, w, &s->flight_len)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(name, sizeof(name), "sv_%u", p->id);
+	s->after_null = 0;
+	if (PQenterPipelineMode(s->conn) != 1 ||
+	    PQsendQueryPrepared(s->conn, name, (int)nparams, w->values, w->lengths, w->formats,
+				0) != 1 ||
+	    PQpipelineSync(s->conn) != 1) {
+		clear_flight(s);
+		if (PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF &&
+		    PQexitPipelineMode(s->conn) != 1)
+			s->broken = 1;
+		return map_error(s, NULL, err, errlen);
+	}
+	s->flight = p;
+	p->used = ++s->prepared_uses;
+	snprintf(err, errlen, "sent ahead");
+	return -EAGAIN;
+}
+
+/* Whether the read sent ahead is this one: the same prepared statement and values. */
+static int
+is_flight(const struct pg_session *s, const struct prepared *p, size_t nparams,
+	  const struct wire *w)
+{
+	size_t len;
+	char *bytes;
+	int same;
+
+	if (s->flight == NULL || s->flight != p || (bytes = wire_bytes(nparams, w, &len)) == NULL)
+		return 0;
+	same = len == s->flight_len && memcmp(bytes, s->flight_params, len) == 0;
+	free(bytes);
+	return same;
+}
+
+/*
  * One plugin statement. A read outside the plugin's transaction is one round trip and
  * one statement: it runs on its own, in a transaction that is read-only because every
  * transaction of the session is unless it says otherwise (default_transaction_read_only,
@@ -1183,7 +1345,6 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 	struct prepared fresh = {0}, *ready, *victim = NULL;
 	struct wire w = {0};
 	PGresult *res = NULL;
-	const char *setting;
 	char name[16], deallocate[32];
 	int r, started = 0, sent = 0, read_only, preparing = 0;
 
@@ -1209,6 +1370,23 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	read_only = !s->base.plugin_tx && is_read(sql);
+	ready = find_prepared(s, sql, nparams, w.types);
+	/* Sent ahead in an earlier pass of the runner's turn: its answer is all that is left. */
+	if (read_only && ready && is_flight(s, ready, nparams, &w)) {
+		free_wire(&w);
+		clear_flight(s);
+		r = end_statement(s, 0, 1, 0, out, err, errlen);
+		if (r < 0)
+			sv_rows_clear(out);
+		return r;
+	}
+	land_flight(s);
+	if (read_only && ready && base->defer && !s->broken) {
+		r = send_ahead(s, ready, nparams, &w, err, errlen);
+		free_wire(&w);
+		return r;
+	}
 	s->after_null = 0;
 	if (PQenterPipelineMode(s->conn) != 1) {
 		free_wire(&w);
@@ -1216,8 +1394,7 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 		return map_error(s, NULL, err, errlen);
 	}
 	/* One statement only: the extended protocol refuses "a; b" in the server itself. */
-	read_only = !s->base.plugin_tx && is_read(sql);
-	if ((ready = find_prepared(s, sql, nparams, w.types)) != NULL) {
+	if (ready != NULL) {
 		ready->used = ++s->prepared_uses;
 	} else {
 		if (s->nprepared == PREPARED_MAX && !s->base.plugin_tx)
@@ -1275,39 +1452,8 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 		s->prepared[s->nprepared++] = fresh;
 		fresh = (struct prepared){0};
 	}
-	r = collect(s, out, err, errlen);
-	goto end;
 drain:
-	/* Whatever the pipeline still holds, up to its end. */
-	while (!s->broken && next_result(s, &res) == 0 &&
-	       (!res || PQresultStatus(res) != PGRES_PIPELINE_SYNC)) {
-		PQclear(res);
-		res = NULL;
-	}
-	PQclear(res);
-	res = NULL;
-end:
-	if (!s->broken && PQexitPipelineMode(s->conn) != 1)
-		s->broken = 1;
-	if (r == 0 && (setting = changed_setting(s)) != NULL) {
-		snprintf(err, errlen, "not permitted: changing %s", setting);
-		sv_session_set_reason(base,
-				      "the statement changed %s, which is fixed for the "
-				      "plugin's session; rolled back",
-				      setting);
-		r = -EACCES;
-	}
-	/* A read committed in its pipeline; one that failed half-way is still open. */
-	if (read_only)
-		started = !s->broken && PQtransactionStatus(s->conn) != PQTRANS_IDLE;
-	if (started && !s->broken && finish_statement(s, r == 0) < 0 && r == 0)
-		r = map_error(s, NULL, err, errlen);
-	/* A read commits what set_config() did: put the connection's values back. */
-	if (!s->broken && read_only && changed_setting(s) != NULL)
-		PQclear(PQexec(s->conn, "RESET ALL"));
-	/* A SET that could not be undone ends the session: nothing more runs on it. */
-	if (changed_setting(s) != NULL)
-		s->broken = 1;
+	r = end_statement(s, r, read_only, started, out, err, errlen);
 out:
 	clear_prepared(&fresh);
 	if (!sent && !s->broken && PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF)
@@ -1387,6 +1533,7 @@ pg_pages_open(struct sv_session *base, const char *sql, size_t nparams,
 	int r;
 
 	s->timed_out = 0;
+	land_flight(s);
 	if ((r = check_usable(s, err, errlen)) < 0)
 		return r;
 	if (strlen(sql) > base->lim.sql_bytes || nparams > base->lim.params) {
@@ -1479,6 +1626,7 @@ pg_txn(struct sv_session *base, enum sv_txn op, char *err, size_t errlen)
 	PGresult *res;
 	int r = 0;
 
+	land_flight(s);
 	/* A transaction whose connection was lost is over, whatever the server does now. */
 	if (s->base.plugin_tx &&
 	    (s->tx_lost || (s->broken && PQstatus(s->conn) == CONNECTION_BAD))) {

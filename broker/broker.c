@@ -351,6 +351,12 @@ sv_session_batch(struct sv_session *s, int on)
 	return 1;
 }
 
+void
+sv_session_defer(struct sv_session *s, int on)
+{
+	s->defer = on;
+}
+
 int
 sv_session_txn(struct sv_session *s, enum sv_txn op, char *err, size_t errlen)
 {

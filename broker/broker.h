@@ -159,6 +159,15 @@ int sv_session_paging(const struct sv_session *s);
  */
 int sv_session_batch(struct sv_session *s, int on);
 
+/*
+ * Lets the next read on @s be sent and left running (@on), so the runner can send other
+ * plugins' statements before it waits for any one answer: the query then returns
+ * -EAGAIN at once ("sent ahead"), and the same request, asked again, collects the
+ * answer; any other request first reads the abandoned one's results to their end. Only
+ * a backend whose statements run elsewhere (PostgreSQL) does it; the others ignore it.
+ */
+void sv_session_defer(struct sv_session *s, int on);
+
 /* What a plugin asks of its transaction. */
 enum sv_txn { SV_TXN_BEGIN = 1, SV_TXN_COMMIT = 2, SV_TXN_ROLLBACK = 3 };
 

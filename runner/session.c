@@ -118,6 +118,7 @@ struct loop {
 	int crowded;		/* more plugins ask than there are CPUs: they should not spin */
 	int busy;		/* the last turn served a request */
 	int depth;		/* turns running inside statements, at the moment */
+	int scatter;		/* in a turn's first pass: reads may be sent ahead (run_turn) */
 	struct state *leased;	/* whose reads share one read transaction (take_lease) */
 	uint64_t lease_ns;	/* since when */
 	int start_at_top;	/* the next start waits for a turn outside any statement */
@@ -425,7 +426,10 @@ serve_frames(struct state *st, char *why, size_t len)
 		was_hello = st->peer.hello_seen;
 		st->running = 1;
 		sv_framer_hold(&st->framer);
+		/* Sent ahead in the turn's first pass, its read is collected in the second. */
+		sv_session_defer(st->peer.session, st->loop->scatter && st->loop->depth == 0);
 		r = sv_dispatch_frame(&st->peer, payload, plen, why, len);
+		sv_session_defer(st->peer.session, 0);
 		st->running = 0;
 		if (r == -EAGAIN) {
 			sv_framer_unget(&st->framer);
@@ -1068,6 +1072,13 @@ run_turn(struct loop *l, int may_sleep)
 		l->busy = 0;
 	for (i = 0; i < l->started; i++)
 		check_deadline(&l->sts[i], now);
+	/*
+	 * The first pass, over the plugins that asked: each one's read that can wait at the
+	 * server (PostgreSQL) is sent there and left running, so the server works on all of
+	 * them at once; the second pass, over every plugin, collects them in turn.
+	 */
+	if (l->depth == 0)
+		l->scatter = 1;
 	for (m = 0; m < k; m++) {
 		data = ev[m].data.u64;
 		if (data == SIGNAL_EVENT) {
@@ -1080,6 +1091,8 @@ run_turn(struct loop *l, int may_sleep)
 		if (data / NSLOTS < l->started && !l->sts[data / NSLOTS].finished)
 			handle(&l->sts[data / NSLOTS], (enum slot)(data % NSLOTS), ev[m].events);
 	}
+	if (l->depth == 0)
+		l->scatter = 0;
 	now = sv_now_ns();
 	for (i = 0; i < l->started; i++) {
 		st = &l->sts[i];

@@ -491,3 +491,34 @@ Test(pg, statements_sent_again_run_prepared_and_the_last_thirty_two_are_kept)
 	cr_assert(it_has_log(r.err, "prepared", "ok[full-tx-statements]: 0"), "%s", r.err);
 	it_run_free(&r);
 }
+
+/*
+ * Several plugins reading at once: each one's read goes to the server before the
+ * broker waits for any answer (--trace: "sent ahead"), and each plugin gets exactly its
+ * own answers (steady checks every one by content, with a random token of its own).
+ */
+Test(pg, the_reads_of_several_plugins_go_to_the_server_together_and_each_gets_its_own)
+{
+	const char *argv[8] = {"--db", it_uri, "--trace"};
+	char so[4][600], id[16];
+	struct it_run r;
+	int i;
+
+	prepare();
+	for (i = 0; i < 4; i++) {
+		snprintf(so[i], sizeof(so[i]), "%s/steady%c.so", it_dir, 'a' + i);
+		it_copy(it_plugin("steady"), so[i]);
+		r = it_svrun((const char *const[]){"install", "--db", it_uri, so[i], NULL}, NULL);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		it_run_free(&r);
+		argv[3 + i] = so[i];
+	}
+	r = it_svrun(argv, NULL);
+	cr_assert_eq(r.status, 0, "%.4000s", r.err);
+	for (i = 0; i < 4; i++) {
+		snprintf(id, sizeof(id), "steady%c", 'a' + i);
+		cr_assert(it_has_log(r.err, id, "done 2000 requests, 0 wrong"), "%.4000s", r.err);
+	}
+	cr_assert(strstr(r.err, "waits: sent ahead"), "no read was sent ahead:\n%.4000s", r.err);
+	it_run_free(&r);
+}
