@@ -395,16 +395,16 @@ take_lease(struct loop *l, struct state *st)
 /*
  * Serves the whole requests held, at most FRAMES_PER_TURN of them and none while the
  * plugin leaves its answers unread; sets st->backlog when some must wait for the next
- * turn, and st->at_top too when one met the lock of the statement this turn runs inside
- * (held, it is served again at the loop's top level). Returns 0, or -EPROTO with @why
- * on a violation.
+ * serve (a read sent ahead waits for the turn's second pass), and st->at_top too when
+ * one met the lock of the statement this turn runs inside (held, it is served again at
+ * the loop's top level). Returns 0, or -EPROTO with @why on a violation.
  */
 static int
 serve_frames(struct state *st, char *why, size_t len)
 {
 	const uint8_t *payload;
 	size_t plen;
-	int was_hello, batch = 0, served = 0, k = 0, r = 0;
+	int was_hello, ahead, batch = 0, served = 0, k = 0, r = 0;
 
 	/* Stopped by the broker, it is being killed: what it still asks goes unanswered. */
 	if (st->outcome >= 0) {
@@ -427,13 +427,19 @@ serve_frames(struct state *st, char *why, size_t len)
 		st->running = 1;
 		sv_framer_hold(&st->framer);
 		/* Sent ahead in the turn's first pass, its read is collected in the second. */
-		sv_session_defer(st->peer.session, st->loop->scatter && st->loop->depth == 0);
+		ahead = st->loop->scatter && st->loop->depth == 0;
+		sv_session_defer(st->peer.session, ahead);
 		r = sv_dispatch_frame(&st->peer, payload, plen, why, len);
 		sv_session_defer(st->peer.session, 0);
 		st->running = 0;
 		if (r == -EAGAIN) {
 			sv_framer_unget(&st->framer);
-			st->at_top = 1;
+			/*
+			 * A read sent ahead is collected at any depth, so a long statement
+			 * collected before it does not hold it; a lock met inside another
+			 * statement waits for the top.
+			 */
+			st->at_top = !ahead;
 			r = 0;
 			break;
 		}

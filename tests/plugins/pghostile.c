@@ -10,6 +10,8 @@
  * spins: both must end at svrun's deadline. Mode "cut" sleeps in short statements until its
  * connection is cut from outside, then asks again until the broker has reconnected; mode
  * "cuttx" does so inside a transaction holding a row, which must be lost, and said to be.
+ * Mode "naps" sleeps 60 times for 50 ms in one prepared statement, each one a read the
+ * broker sends ahead, and logs "ok[naps]: 60" at the end.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -169,6 +171,12 @@ sv_plugin_main(sv_ctx *ctx)
 	if (strcmp(mode, "sleep") == 0) {
 		run(ctx, "timeout-off", "SELECT set_config('statement_timeout', '0', false)", 1);
 		run(ctx, "long-sleep", "SELECT pg_sleep(600)", 0);
+		return 0;
+	}
+	if (strcmp(mode, "naps") == 0) {
+		for (i = 0; i < 60 && run(ctx, "nap", "SELECT pg_sleep(0.05)", 1); i++)
+			;
+		sv_log(ctx, "ok[naps]: %zu", i);
 		return 0;
 	}
 	if (strcmp(mode, "cut") == 0 || strcmp(mode, "cuttx") == 0) {

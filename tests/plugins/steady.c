@@ -2,7 +2,8 @@
  * steady.c - STEADY_REQUESTS plain requests, one at a time, each answer checked by
  * content: "SELECT $1" with "<token>:<i>", where the token is random per run, so an
  * answer meant for another plugin, or for another request, is caught. Every hundredth
- * request also reads v_plugin_users. Logs "done N requests, W wrong" and returns W != 0.
+ * request also reads v_plugin_users. Logs "done N requests, W wrong, slowest S us" (the
+ * longest any one request took) and returns W != 0.
  * Built as steadylate too, which waits STEADY_DELAY_MS before its first request.
  */
 #include <stdio.h>
@@ -42,10 +43,21 @@ right(sv_ctx *ctx, unsigned long long token, int i)
 	return ok;
 }
 
+/* CLOCK_MONOTONIC in microseconds. */
+static long long
+now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
 int
 sv_plugin_main(sv_ctx *ctx)
 {
 	unsigned long long token = 0;
+	long long start, took, slowest = 0;
 	int i, wrong = 0;
 
 	if (getrandom(&token, sizeof(token), 0) != (ssize_t)sizeof(token))
@@ -54,8 +66,13 @@ sv_plugin_main(sv_ctx *ctx)
 	/* Started late on purpose: another plugin's statement is running by then. */
 	nanosleep(&(struct timespec){0, STEADY_DELAY_MS * 1000000L}, NULL);
 #endif
-	for (i = 0; i < STEADY_REQUESTS; i++)
+	for (i = 0; i < STEADY_REQUESTS; i++) {
+		start = now_us();
 		wrong += !right(ctx, token, i);
-	sv_log(ctx, "done %d requests, %d wrong", STEADY_REQUESTS, wrong);
+		if ((took = now_us() - start) > slowest)
+			slowest = took;
+	}
+	sv_log(ctx, "done %d requests, %d wrong, slowest %lld us", STEADY_REQUESTS, wrong,
+	       slowest);
 	return wrong != 0;
 }
