@@ -537,7 +537,8 @@ Test(pg, the_reads_of_several_plugins_go_to_the_server_together_and_each_gets_it
 	}
 	for (i = 0; i < 4; i++) {
 		snprintf(id, sizeof(id), "steady%c", 'a' + i);
-		cr_assert(traced(r.err, id, "waits: sent ahead"), "no read of %s was sent ahead", id);
+		cr_assert(traced(r.err, id, "waits: sent ahead"), "no read of %s was sent ahead",
+			  id);
 	}
 	it_run_free(&r);
 }
@@ -576,8 +577,8 @@ Test(pg, a_long_read_sent_ahead_does_not_hold_up_the_reads_sent_beside_it)
 	cr_assert(it_has_log(r.err, "steady", "done 2000 requests, 0 wrong"), "%.4000s", r.err);
 	cr_assert(it_has_log(r.err, "pghostile", "ok[naps]: 60"), "%.4000s", r.err);
 	/* The naps went ahead like steady's reads: the case this test is about. */
-	cr_assert(traced(r.err, "pghostile", "waits: sent ahead"), "no nap was sent ahead:\n%.4000s",
-		  r.err);
+	cr_assert(traced(r.err, "pghostile", "waits: sent ahead"),
+		  "no nap was sent ahead:\n%.4000s", r.err);
 	slowest = slowest_of_steady(r.err);
 	cr_assert(slowest >= 0, "steady reported no slowest request:\n%.4000s", r.err);
 	cr_assert_lt(slowest, 25000, "one of steady's requests waited %lld us, held by a nap",
