@@ -72,7 +72,6 @@ sv_plugin_main(sv_ctx *ctx)
 		if ((took = now_us() - start) > slowest)
 			slowest = took;
 	}
-	sv_log(ctx, "done %d requests, %d wrong, slowest %lld us", STEADY_REQUESTS, wrong,
-	       slowest);
+	sv_log(ctx, "done %d requests, %d wrong, slowest %lld us", STEADY_REQUESTS, wrong, slowest);
 	return wrong != 0;
 }
