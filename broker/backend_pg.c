@@ -1425,7 +1425,7 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 	/* Deallocated, the entry goes whatever becomes of the statement after it. */
 	if (victim) {
 		if ((r = take_command(s, err, errlen)) < 0)
-			goto drain;
+			goto end;
 		clear_prepared(victim);
 		*victim = s->prepared[--s->nprepared];
 		s->prepared[s->nprepared] = (struct prepared){0};
@@ -1436,23 +1436,23 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 								   : map_error(s, res, err, errlen)) < 0) {
 			PQclear(res);
 			res = NULL;
-			goto drain;
+			goto end;
 		}
 		started = 1;
 		PQclear(res);
 		res = NULL;
 		if (next_result(s, &res) < 0 || res != NULL) {
 			r = map_error(s, res, err, errlen);
-			goto drain;
+			goto end;
 		}
 	}
 	if (preparing) {
 		if ((r = take_command(s, err, errlen)) < 0)
-			goto drain;
+			goto end;
 		s->prepared[s->nprepared++] = fresh;
 		fresh = (struct prepared){0};
 	}
-drain:
+end:
 	r = end_statement(s, r, read_only, started, out, err, errlen);
 out:
 	clear_prepared(&fresh);
