@@ -560,7 +560,8 @@ slowest_of_steady(const char *err)
  * 50 ms in one prepared statement, each nap a read sent ahead, often in the same pass as
  * one of steady's, and collected first (pghostile is the first plugin). Steady's read is
  * collected from inside that wait, not after it: none of its 2,000 requests, which span
- * several naps, waits anywhere near a nap. Held until the nap's end, one would.
+ * several naps, waits anywhere near a nap (3-5 ms at most here; 35 ms leaves room for a
+ * busy host). Held until the nap's end, one waits the whole 50 ms.
  */
 Test(pg, a_long_read_sent_ahead_does_not_hold_up_the_reads_sent_beside_it)
 {
@@ -581,7 +582,7 @@ Test(pg, a_long_read_sent_ahead_does_not_hold_up_the_reads_sent_beside_it)
 		  "no nap was sent ahead:\n%.4000s", r.err);
 	slowest = slowest_of_steady(r.err);
 	cr_assert(slowest >= 0, "steady reported no slowest request:\n%.4000s", r.err);
-	cr_assert_lt(slowest, 25000, "one of steady's requests waited %lld us, held by a nap",
+	cr_assert_lt(slowest, 35000, "one of steady's requests waited %lld us, held by a nap",
 		     slowest);
 	it_run_free(&r);
 }
