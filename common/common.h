@@ -42,6 +42,40 @@
 #define SV_RELEASE_BYTE 'R'
 
 /*
+ * A run of several plugins forks their sandboxes from one zygote, `svrun-sandbox
+ * --zygote`: a fresh image of the helper, executed before any plugin, that holds no
+ * broker memory and shares its relocated libraries with every sandbox it forks
+ * (runner/spawn.c, sandbox/zygote.c). The broker asks on a SOCK_SEQPACKET socket, one
+ * message a sandbox: struct sv_zygote_request, then SV_ZYGOTE_ARGS NUL-terminated
+ * strings (CPU seconds, address space, descriptor limit, allowed-missing layers, mode,
+ * plugin path, plugin id), with the sandbox's channel, stdout, stderr and go pipe
+ * attached in that order. The zygote answers each with one struct sv_zygote_answer.
+ */
+/*
+ * The namespaces every sandbox is created in unless the operator allowed them to be
+ * missing (the user of this needs <sched.h> or <linux/sched.h> for the flags).
+ */
+#define SV_NS_FLAGS                                                                        \
+	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS)
+
+#define SV_ZYGOTE_MAGIC 0x315a5653u	/* "SVZ1" */
+#define SV_ZYGOTE_ARGS 7
+#define SV_ZYGOTE_FDS 4
+#define SV_ZYGOTE_REQUEST_MAX 8192
+#define SV_ZYGOTE_NS_OPTIONAL 1u	/* flags: fall back to no namespaces, as allowed */
+
+struct sv_zygote_request {
+	uint32_t magic;
+	uint32_t flags;
+};
+
+struct sv_zygote_answer {
+	int32_t pid;	/* the sandbox, a child of the broker; or -errno */
+	int32_t ns;	/* 1: in new namespaces; 0: without, as the flags allowed */
+	int32_t error;	/* errno of the namespaces' refusal, when ns is 0 */
+};
+
+/*
  * The shortest time each side of the channel polls for the other's next frame before it
  * sleeps (struct sv_spin sizes it to the answers seen). An answer usually comes within a
  * few microseconds, while waking a sleeping process on another CPU costs tens of them on
@@ -80,9 +114,15 @@ SV_NORETURN void sv_die_status(int status, const char *fmt, ...) SV_PRINTF(2, 3)
 int sv_write_full(int fd, const void *buf, size_t len);
 
 /*
- * Sends @len bytes of @buf on socket @sock in one sendmsg() with descriptor @fd attached
- * (SCM_RIGHTS), with @flags. Returns what sendmsg() returns, errno set on -1.
+ * Sends @len bytes of @buf on socket @sock in one sendmsg() with the @nfds descriptors
+ * of @fds attached (SCM_RIGHTS, at most SV_FDS_MAX), with @flags. Returns what sendmsg()
+ * returns, errno set on -1 (EINVAL for too many descriptors).
  */
+ssize_t sv_send_with_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds,
+			 int flags);
+#define SV_FDS_MAX 4
+
+/* sv_send_with_fds() with the one descriptor @fd. */
 ssize_t sv_send_with_fd(int sock, const void *buf, size_t len, int fd, int flags);
 
 /* Closes *@fdp if it is open; for the sv_autoclose attribute. */

@@ -103,25 +103,36 @@ sv_write_full(int fd, const void *buf, size_t len)
 }
 
 ssize_t
-sv_send_with_fd(int sock, const void *buf, size_t len, int fd, int flags)
+sv_send_with_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds,
+		 int flags)
 {
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * SV_FDS_MAX)];
 	} control;
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct cmsghdr *c;
 
+	if (nfds == 0 || nfds > SV_FDS_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
 	memset(&control, 0, sizeof(control));
 	msg.msg_control = control.buf;
-	msg.msg_controllen = sizeof(control.buf);
+	msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 	c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	return sendmsg(sock, &msg, flags);
+}
+
+ssize_t
+sv_send_with_fd(int sock, const void *buf, size_t len, int fd, int flags)
+{
+	return sv_send_with_fds(sock, buf, len, &fd, 1, flags);
 }
 
 void

@@ -120,8 +120,28 @@ struct sv_child {
 	int err;
 };
 
+/*
+ * The zygote of a run of several plugins: svrun-sandbox --zygote, which forks their
+ * sandboxes as children of the broker (see SV_ZYGOTE_MAGIC in common/common.h).
+ */
+struct sv_zygote {
+	pid_t pid;
+	int sock;	/* -1 once it is stopped or failed */
+};
+
+/*
+ * Forks and executes the zygote @helper --zygote in a process group of its own, with
+ * stdin and stdout on /dev/null, svrun's stderr, a fixed minimal environment and
+ * PR_SET_PDEATHSIG. Returns 0, or -errno with @err set (*@z is then stopped).
+ */
+int sv_zygote_start(const char *helper, struct sv_zygote *z, char *err, size_t errlen);
+
+/* Ends the zygote @z and reaps it; a stopped zygote is left alone. */
+void sv_zygote_stop(struct sv_zygote *z);
+
 /* What the child is started with. */
 struct sv_spawn_args {
+	struct sv_zygote *zygote;	/* forks the child, or NULL (or stopped): svrun does */
 	const char *helper;	/* path of svrun-sandbox */
 	const char *plugin;	/* plugin .so */
 	const char *id;
@@ -132,9 +152,11 @@ struct sv_spawn_args {
 };
 
 /*
- * Forks and executes the sandbox helper with the channel on descriptor 3, stdin on
- * /dev/null, stdout and stderr on pipes, a fixed minimal environment, its own process
- * group, and PR_SET_PDEATHSIG. Returns 0 with *@c filled, or -errno with @err set.
+ * Forks and executes the sandbox helper, or has the zygote fork it, with the channel on
+ * descriptor 3, stdin on /dev/null, stdout and stderr on pipes, a fixed minimal
+ * environment, its own process group, and PR_SET_PDEATHSIG; either way it is svrun's
+ * child. Returns 0 with *@c filled, or -errno with @err set. A zygote that fails to
+ * answer is stopped, and the sandboxes after it are forked by svrun.
  */
 int sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_t errlen);
 

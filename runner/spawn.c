@@ -1,10 +1,13 @@
 /*
- * spawn.c - start a plugin's sandboxed child: socketpair, pipes, fork, execve.
+ * spawn.c - start a plugin's sandboxed child: socketpair, pipes, fork, execve; or, in a
+ * run of several plugins, the zygote that forks them.
  *
  * Between fork and execve the child is a copy of the broker, credentials included, so
  * it does only what must happen before the new image starts (descriptors, process
  * group, parent-death signal) and executes svrun-sandbox at once. Every descriptor the
- * broker holds is close-on-exec, and the helper closes anything left over.
+ * broker holds is close-on-exec, and the helper closes anything left over. The zygote is
+ * executed the same way, before any plugin runs, and the sandboxes it forks come from
+ * its fresh image, never from the broker's (sandbox/zygote.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,10 +74,6 @@ exec_helper(const struct sv_spawn_args *a, int chan, int out, int err, int go, c
 	dprintf(err, "svrun: cannot execute %s: %s\n", a->helper, strerror(errno));
 	_exit(SV_EXIT_FAILURE);
 }
-
-/* The namespaces every plugin gets unless the operator allowed them to be missing. */
-#define NS_FLAGS                                                                           \
-	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS)
 
 /* The layer names --allow-missing takes for the namespaces. */
 static const char *const ns_layers[] = {"userns", "pidns", "netns", "ipcns", "utsns", "mountns"};
@@ -165,6 +165,34 @@ fail:
 	return r;
 }
 
+/* The first namespace layer --allow-missing does not name, or NULL when it names all. */
+static const char *
+required_ns_layer(const struct sv_spawn_args *a)
+{
+	for (size_t i = 0; i < sizeof(ns_layers) / sizeof(ns_layers[0]); i++)
+		if (!listed(a->allow_missing, ns_layers[i]))
+			return ns_layers[i];
+	return NULL;
+}
+
+/* Says in @err that the kernel refused the namespaces with @error; returns -EPERM. */
+static int
+refuse_ns(int error, const char *layer, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "cannot create the sandbox's namespaces: %s (run svrun doctor; "
+			      "--allow-missing=%s,... runs without them)",
+		 strerror(error), layer);
+	return -EPERM;
+}
+
+/* Logs that the child runs without namespaces, which the operator allowed. */
+static void
+warn_no_ns(const struct sv_spawn_args *a, int error)
+{
+	sv_warn("plugin '%s': running without namespaces (%s): asked by --allow-missing", a->id,
+		strerror(error));
+}
+
 /*
  * Starts the child in new namespaces (clone3, which also returns a pidfd), or, when the
  * kernel refuses and the operator allowed every namespace layer to be missing, with a
@@ -174,27 +202,19 @@ static pid_t
 start_child(const struct sv_spawn_args *a, int *pidfd, int *ns, char *err, size_t errlen)
 {
 	struct clone_args ca;
-	size_t i;
+	const char *layer;
 	pid_t pid;
 
 	memset(&ca, 0, sizeof(ca));
-	ca.flags = NS_FLAGS | CLONE_PIDFD;
+	ca.flags = SV_NS_FLAGS | CLONE_PIDFD;
 	ca.pidfd = (uint64_t)(uintptr_t)pidfd;
 	ca.exit_signal = SIGCHLD;
 	*ns = 1;
 	if ((pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca))) >= 0)
 		return pid;
-	for (i = 0; i < sizeof(ns_layers) / sizeof(ns_layers[0]); i++) {
-		if (!listed(a->allow_missing, ns_layers[i])) {
-			snprintf(err, errlen, "cannot create the sandbox's namespaces: %s (run "
-					      "svrun doctor; --allow-missing=%s,... runs without "
-					      "them)",
-				 strerror(errno), ns_layers[i]);
-			return -EPERM;
-		}
-	}
-	sv_warn("plugin '%s': running without namespaces (%s): asked by --allow-missing",
-		a->id, strerror(errno));
+	if ((layer = required_ns_layer(a)) != NULL)
+		return refuse_ns(errno, layer, err, errlen);
+	warn_no_ns(a, errno);
 	*ns = 0;
 	if ((pid = fork()) < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
@@ -209,6 +229,155 @@ start_child(const struct sv_spawn_args *a, int *pidfd, int *ns, char *err, size_
 	return pid;
 }
 
+/* How long svrun waits for the zygote's answer before it gives up on the zygote. */
+#define ZYGOTE_ANSWER_SECONDS 10
+
+/* In the new child: executes the zygote on @sock, with nothing of svrun's but stderr. */
+static SV_NORETURN void
+exec_zygote(const char *helper, int sock)
+{
+	char *argv[] = {"svrun-sandbox", "--zygote", NULL};
+	char *envp[] = {"LC_ALL=C", NULL};
+	sigset_t none;
+	int null;
+
+	sigemptyset(&none);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || sigprocmask(SIG_SETMASK, &none, NULL) < 0 ||
+	    setpgid(0, 0) < 0 || (null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		_exit(SV_EXIT_FAILURE);
+	if (dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+	    dup2(sock, SV_CHANNEL_FD) < 0)
+		_exit(SV_EXIT_FAILURE);
+	execve(helper, argv, envp);
+	dprintf(STDERR_FILENO, "svrun: cannot execute %s: %s\n", helper, strerror(errno));
+	_exit(SV_EXIT_FAILURE);
+}
+
+int
+sv_zygote_start(const char *helper, struct sv_zygote *z, char *err, size_t errlen)
+{
+	struct timeval wait = {.tv_sec = ZYGOTE_ANSWER_SECONDS};
+	int sv[2] = {-1, -1}, r;
+
+	z->pid = -1;
+	z->sock = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait)) < 0 ||
+	    (z->pid = fork()) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot start the sandbox zygote: %s", strerror(errno));
+		sv_closep(&sv[0]);
+		sv_closep(&sv[1]);
+		return r;
+	}
+	if (z->pid == 0)
+		exec_zygote(helper, sv[1]);
+	close(sv[1]);
+	z->sock = sv[0];
+	return 0;
+}
+
+void
+sv_zygote_stop(struct sv_zygote *z)
+{
+	sv_closep(&z->sock);
+	if (z->pid > 0) {
+		kill(z->pid, SIGKILL);
+		while (waitpid(z->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		z->pid = -1;
+	}
+}
+
+/*
+ * Packs the request for @a's sandbox into @msg: the header with @flags, then the
+ * strings. Returns its length, or 0 when they do not fit.
+ */
+static size_t
+pack_request(const struct sv_spawn_args *a, const char *mode, uint32_t flags, char *msg,
+	      size_t size)
+{
+	struct sv_zygote_request head = {.magic = SV_ZYGOTE_MAGIC, .flags = flags};
+	char cpu[32], as[32], nofile[32];
+	const char *args[SV_ZYGOTE_ARGS];
+	size_t len = sizeof(head), n;
+
+	snprintf(cpu, sizeof(cpu), "%lu", a->cpu_seconds);
+	snprintf(as, sizeof(as), "%lu", a->address_space);
+	snprintf(nofile, sizeof(nofile), "%lu", a->open_files);
+	args[0] = cpu;
+	args[1] = as;
+	args[2] = nofile;
+	args[3] = a->allow_missing ? a->allow_missing : "-";
+	args[4] = mode;
+	args[5] = a->plugin;
+	args[6] = a->id;
+	memcpy(msg, &head, sizeof(head));
+	for (size_t i = 0; i < SV_ZYGOTE_ARGS; i++) {
+		if ((n = strlen(args[i]) + 1) > size - len)
+			return 0;
+		memcpy(msg + len, args[i], n);
+		len += n;
+	}
+	return len;
+}
+
+/*
+ * Has the zygote fork the child with @fds (channel, stdout, stderr, go pipe) and opens
+ * a pidfd for it, which the broker may: the child is its own. Returns the pid, or
+ * -errno; *@ns says whether it has its namespaces. A zygote that does not answer is
+ * stopped: an answer late for one request must never be read as the next one's.
+ */
+static pid_t
+ask_zygote(const struct sv_spawn_args *a, const char *mode, const int fds[SV_ZYGOTE_FDS],
+	   int *pidfd, int *ns, char *err, size_t errlen)
+{
+	static char msg[SV_ZYGOTE_REQUEST_MAX];
+	const char *layer = required_ns_layer(a);
+	struct sv_zygote_answer ans;
+	ssize_t got;
+	size_t len;
+	int r;
+
+	if ((len = pack_request(a, mode, layer ? 0 : SV_ZYGOTE_NS_OPTIONAL, msg, sizeof(msg))) ==
+	    0) {
+		snprintf(err, errlen, "the plugin's path is too long for the sandbox zygote");
+		return -ENAMETOOLONG;
+	}
+	errno = 0;
+	if (sv_send_with_fds(a->zygote->sock, msg, len, fds, SV_ZYGOTE_FDS, MSG_NOSIGNAL) !=
+		    (ssize_t)len ||
+	    (got = recv(a->zygote->sock, &ans, sizeof(ans), 0)) != (ssize_t)sizeof(ans) ||
+	    ans.pid == 0) {
+		r = errno ? -errno : -EPROTO;
+		snprintf(err, errlen, "the sandbox zygote did not answer (%s); it is stopped, and "
+				      "svrun forks the next sandboxes itself",
+			 strerror(-r));
+		sv_zygote_stop(a->zygote);
+		return r;
+	}
+	if (ans.pid == -EPROTO) {
+		snprintf(err, errlen, "the sandbox zygote refused svrun's request");
+		return -EPROTO;
+	}
+	if (ans.pid < 0 && layer)
+		return refuse_ns(-ans.pid, layer, err, errlen);
+	if (ans.pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(-ans.pid));
+		return ans.pid;
+	}
+	if (!(*ns = ans.ns))
+		warn_no_ns(a, ans.error);
+	if ((*pidfd = (int)syscall(SYS_pidfd_open, ans.pid, 0)) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+		kill(ans.pid, SIGKILL);
+		waitpid(ans.pid, NULL, 0);
+		return r;
+	}
+	return ans.pid;
+}
+
 int
 sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_t errlen)
 {
@@ -220,7 +389,7 @@ sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_t er
 	int sp[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1}, gp[2] = {-1, -1};
 	/* Decided here: in the new user namespace the child's ids read 65534 until mapped. */
 	const char *root_mode = geteuid() == 0 ? "ns-root" : "ns-user";
-	int pidfd = -1, ns, r;
+	int pidfd = -1, ns = 0, r;
 	pid_t pid;
 
 	c->pid = -1;
@@ -240,7 +409,12 @@ sv_spawn(const struct sv_spawn_args *a, struct sv_child *c, char *err, size_t er
 	go_r = gp[0];
 	go_w = gp[1];
 	sp[0] = sp[1] = po[0] = po[1] = pe[0] = pe[1] = gp[0] = gp[1] = -1;
-	if ((pid = start_child(a, &pidfd, &ns, err, errlen)) < 0) {
+	if (a->zygote && a->zygote->sock >= 0)
+		pid = ask_zygote(a, root_mode, (const int[]){chan_child, out_w, err_w, go_r}, &pidfd,
+				 &ns, err, errlen);
+	else
+		pid = start_child(a, &pidfd, &ns, err, errlen);
+	if (pid < 0) {
 		r = pid;
 		goto fail;
 	}

@@ -12,7 +12,9 @@
  * MODE PLUGIN.so, with the channel on descriptor 3; the channel begins with the two
  * seccomp programs the broker compiled from the plugin's policy. MODE says whether the
  * broker created the child in new namespaces, as root ("ns-root") or as a user
- * ("ns-user"), or not ("nons", only when --allow-missing named every namespace).
+ * ("ns-user"), or not ("nons", only when --allow-missing named every namespace). For a
+ * run of several plugins the broker starts `svrun-sandbox --zygote` once, and each
+ * sandbox begins here as a fork of it, with that command line (sandbox/zygote.c).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -206,8 +208,9 @@ release_setup_stack(void)
 	madvise((void *)(below - SETUP_STACK_BYTES), SETUP_STACK_BYTES, MADV_DONTNEED);
 }
 
-int
-main(int argc, char **argv)
+/* sv_sandbox_main_fn: confines this process, loads the plugin and runs it. */
+static SV_NORETURN void
+run_sandbox(int argc, char **argv)
 {
 	char procpath[64];
 	struct sv_limits lim;
@@ -218,7 +221,6 @@ main(int argc, char **argv)
 	gid_t nobody_gid;
 	const char *plugin;
 
-	sv_set_progname("svrun-sandbox");
 	if (argc != 7)
 		sv_die("usage: svrun-sandbox CPU_SECONDS AS_BYTES NOFILE ALLOW_MISSING MODE "
 		       "PLUGIN.so (started by svrun only)");
@@ -300,4 +302,13 @@ main(int argc, char **argv)
 	release_setup_stack();
 
 	exit(plugin_main(sv_sdk_context(SV_CHANNEL_FD, spin)));
+}
+
+int
+main(int argc, char **argv)
+{
+	sv_set_progname("svrun-sandbox");
+	if (argc == 2 && strcmp(argv[1], "--zygote") == 0)
+		sv_zygote_serve(run_sandbox);
+	run_sandbox(argc, argv);
 }

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "common/common.h"
+
 /* Where the plugin appears inside its new root. */
 #define SV_SANDBOX_PLUGIN_PATH "/plugin.so"
 
@@ -107,5 +109,16 @@ void sv_sandbox_load_phase(void *filters);
  * @filters.
  */
 int sv_sandbox_final(void *filters);
+
+/* The helper's own start, from its command line (sandbox/main.c); must not return. */
+typedef void sv_sandbox_main_fn(int argc, char **argv);
+
+/*
+ * Serves as the zygote on SV_CHANNEL_FD (a SOCK_SEQPACKET socket from the broker): for
+ * each request forks a sandbox, in which @run goes on with the request's command line,
+ * and answers with its pid. Exits 0 when the broker closes the socket; dies if the
+ * socket fails. A malformed request is answered -EPROTO and forks nothing.
+ */
+SV_NORETURN void sv_zygote_serve(sv_sandbox_main_fn *run);
 
 #endif

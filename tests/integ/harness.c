@@ -388,6 +388,41 @@ it_find_child(pid_t parent, int limit_ms)
 	return found;
 }
 
+size_t
+it_children(pid_t parent, pid_t *out, size_t max)
+{
+	struct dirent *e;
+	size_t n = 0;
+	DIR *d;
+
+	cr_assert_not_null(d = opendir("/proc"));
+	while (n < max && (e = readdir(d)) != NULL)
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && parent_of(e->d_name) == parent)
+			out[n++] = (pid_t)atol(e->d_name);
+	closedir(d);
+	return n;
+}
+
+int
+it_is_zygote(pid_t pid)
+{
+	static const char zygote[] = "svrun-sandbox\0--zygote";
+	char path[64], *cmd, *comm;
+	size_t len = 0;
+	int yes;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	cr_assert_not_null(cmd = it_read_file(path, &len), "cannot read %s", path);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	cr_assert_not_null(comm = it_read_file(path, NULL), "cannot read %s", path);
+	/* Its forks keep the command line and take their plugin's name. */
+	yes = len == sizeof(zygote) && memcmp(cmd, zygote, len) == 0 &&
+	      strcmp(comm, "svrun-sandbox\n") == 0;
+	free(cmd);
+	free(comm);
+	return yes;
+}
+
 int
 it_wait_for_text(const char *path, const char *needle, int limit_ms)
 {

@@ -147,6 +147,15 @@ void it_assert_benign_runs(void);
  */
 pid_t it_find_child(pid_t parent, int limit_ms);
 
+/* The pids of the processes whose parent is @parent, at most @max of them, in @out. */
+size_t it_children(pid_t parent, pid_t *out, size_t max);
+
+/*
+ * Whether process @pid is svrun's sandbox zygote: its command line and its name are the
+ * zygote's (the sandboxes it forks keep the first and take their plugin's id as name).
+ */
+int it_is_zygote(pid_t pid);
+
 /* Waits up to @limit_ms until the file @path contains @needle; returns whether it did. */
 int it_wait_for_text(const char *path, const char *needle, int limit_ms);
 

@@ -526,40 +526,15 @@ Test(many, plugins_started_while_a_write_locks_the_database_wait_for_it_and_run)
 	it_run_free(&r);
 }
 
-/* The pids of the processes whose parent is @parent. */
-static size_t
-children_of(pid_t parent, pid_t *out, size_t max)
-{
-	char path[300], buf[512];
-	struct dirent *e;
-	size_t n = 0;
-	DIR *d = opendir("/proc");
-	FILE *f;
-	int ppid;
-
-	cr_assert_not_null(d);
-	while ((e = readdir(d)) != NULL && n < max) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		/* The comm field may hold spaces: the ppid follows the last ')'. */
-		if (fgets(buf, sizeof(buf), f) && strrchr(buf, ')') &&
-		    sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid) == 1 && ppid == parent)
-			out[n++] = (pid_t)atoi(e->d_name);
-		fclose(f);
-	}
-	closedir(d);
-	return n;
-}
-
-/* Starts svrun with two spinning plugins and returns their pids (2) in @kids. */
+/*
+ * Starts svrun with two spinning plugins and returns its children in @kids: their two
+ * sandboxes and the zygote the second was forked from.
+ */
 static size_t
 start_two_spinners(struct it_proc *p, pid_t kids[16])
 {
 	char two[512];
-	size_t n;
+	size_t n, zygotes = 0;
 
 	it_init_db();
 	snprintf(two, sizeof(two), "%s/spintwo.so", it_dir);
@@ -569,8 +544,11 @@ start_two_spinners(struct it_proc *p, pid_t kids[16])
 		 NULL);
 	cr_assert(it_wait_for_text(p->err_path, "[spintwo] spinning", 10000));
 	cr_assert(it_wait_for_text(p->err_path, "[spin] spinning", 10000));
-	n = children_of(p->pid, kids, 16);
-	cr_assert_eq(n, 2, "svrun should have two sandboxed children, has %zu", n);
+	n = it_children(p->pid, kids, 16);
+	for (size_t i = 0; i < n; i++)
+		zygotes += it_is_zygote(kids[i]);
+	cr_assert_eq(n, 3, "svrun should have two sandboxes and a zygote, has %zu children", n);
+	cr_assert_eq(zygotes, 1, "svrun should have one zygote, has %zu", zygotes);
 	return n;
 }
 
