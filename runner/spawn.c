@@ -335,7 +335,6 @@ ask_zygote(const struct sv_spawn_args *a, const char *mode, const int fds[SV_ZYG
 	static char msg[SV_ZYGOTE_REQUEST_MAX];
 	const char *layer = required_ns_layer(a);
 	struct sv_zygote_answer ans;
-	ssize_t got;
 	size_t len;
 	int r;
 
@@ -347,7 +346,7 @@ ask_zygote(const struct sv_spawn_args *a, const char *mode, const int fds[SV_ZYG
 	errno = 0;
 	if (sv_send_with_fds(a->zygote->sock, msg, len, fds, SV_ZYGOTE_FDS, MSG_NOSIGNAL) !=
 		    (ssize_t)len ||
-	    (got = recv(a->zygote->sock, &ans, sizeof(ans), 0)) != (ssize_t)sizeof(ans) ||
+	    recv(a->zygote->sock, &ans, sizeof(ans), 0) != (ssize_t)sizeof(ans) ||
 	    ans.pid == 0) {
 		r = errno ? -errno : -EPROTO;
 		snprintf(err, errlen, "the sandbox zygote did not answer (%s); it is stopped, and "
@@ -366,16 +365,23 @@ ask_zygote(const struct sv_spawn_args *a, const char *mode, const int fds[SV_ZYG
 		snprintf(err, errlen, "fork: %s", strerror(-ans.pid));
 		return ans.pid;
 	}
-	if (!(*ns = ans.ns))
-		warn_no_ns(a, ans.error);
+	/* Fail closed: a sandbox without the namespaces it must have never gets its go. */
+	if (!ans.ns && layer) {
+		r = refuse_ns(ans.error, layer, err, errlen);
+		goto drop;
+	}
 	if ((*pidfd = (int)syscall(SYS_pidfd_open, ans.pid, 0)) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
-		kill(ans.pid, SIGKILL);
-		waitpid(ans.pid, NULL, 0);
-		return r;
+		goto drop;
 	}
+	if (!(*ns = ans.ns))
+		warn_no_ns(a, ans.error);
 	return ans.pid;
+drop:
+	kill(ans.pid, SIGKILL);
+	waitpid(ans.pid, NULL, 0);
+	return r;
 }
 
 int
