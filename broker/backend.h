@@ -51,7 +51,8 @@ struct sv_session {
 	uint64_t first_poll_ns;	/* how long a request runs before cancel() is first asked;
 				 * 0 for SV_CANCEL_POLL_NS */
 	int cancelled;		/* cancel() said so during the current request */
-	int defer;		/* sv_session_defer(): a read may be sent and left running */
+	enum sv_defer defer;	/* sv_session_defer(): a read may be sent and left running */
+	int in_flight;		/* a read sent ahead waits to be collected */
 };
 
 struct sv_backend_ops {

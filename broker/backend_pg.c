@@ -107,6 +107,7 @@ clear_flight(struct pg_session *s)
 	s->flight_params = NULL;
 	s->flight_len = 0;
 	s->flight = NULL;
+	s->base.in_flight = 0;
 }
 
 /* Forgets every prepared statement: the connection that held them is gone. */
@@ -1306,9 +1307,23 @@ send_ahead(struct pg_session *s, struct prepared *p, size_t nparams, const struc
 		return map_error(s, NULL, err, errlen);
 	}
 	s->flight = p;
+	s->base.in_flight = 1;
 	p->used = ++s->prepared_uses;
 	snprintf(err, errlen, "sent ahead");
 	return -EAGAIN;
+}
+
+/*
+ * Whether the server has begun to answer what was sent, without waiting and without
+ * reading it: libpq must not parse the rows before collect() puts it in single-row mode.
+ * A socket that fails here says so when the answer is collected.
+ */
+static int
+answered(const struct pg_session *s)
+{
+	struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN};
+
+	return poll(&pfd, 1, 0) != 0;
 }
 
 /* Whether the read sent ahead is this one: the same prepared statement and values. */
@@ -1375,6 +1390,10 @@ pg_query(struct sv_session *base, const char *sql, size_t nparams, const struct 
 	/* Sent ahead in an earlier pass of the runner's turn: its answer is all that is left. */
 	if (read_only && ready && is_flight(s, ready, nparams, &w)) {
 		free_wire(&w);
+		if (base->defer == SV_DEFER_NESTED && !answered(s)) {
+			snprintf(err, errlen, "still running");
+			return -EAGAIN;
+		}
 		clear_flight(s);
 		r = end_statement(s, 0, 1, 0, out, err, errlen);
 		if (r < 0)

@@ -352,9 +352,15 @@ sv_session_batch(struct sv_session *s, int on)
 }
 
 void
-sv_session_defer(struct sv_session *s, int on)
+sv_session_defer(struct sv_session *s, enum sv_defer mode)
 {
-	s->defer = on;
+	s->defer = mode;
+}
+
+int
+sv_session_in_flight(const struct sv_session *s)
+{
+	return s->in_flight;
 }
 
 int

@@ -159,14 +159,27 @@ int sv_session_paging(const struct sv_session *s);
  */
 int sv_session_batch(struct sv_session *s, int on);
 
+/* How the next request on a session may treat its read: see sv_session_defer(). */
+enum sv_defer {
+	SV_DEFER_OFF = 0,	/* run it and wait for its answer */
+	SV_DEFER_SEND = 1,	/* send it ahead; a read sent ahead before, collect */
+	SV_DEFER_NESTED = 2,	/* send it ahead; collect one only once its answer is here */
+};
+
 /*
- * Lets the next read on @s be sent and left running (@on), so the runner can send other
- * plugins' statements before it waits for any one answer: the query then returns
- * -EAGAIN at once ("sent ahead"), and the same request, asked again, collects the
- * answer; any other request first reads the abandoned one's results to their end. Only
- * a backend whose statements run elsewhere (PostgreSQL) does it; the others ignore it.
+ * Lets the next read on @s be sent and left running (@mode not SV_DEFER_OFF), so the
+ * runner can send other plugins' statements before it waits for any one answer: the
+ * query then returns -EAGAIN at once ("sent ahead"), and the same request, asked again,
+ * collects the answer; any other request first reads the abandoned one's results to
+ * their end. With SV_DEFER_NESTED, for a caller that runs inside another statement's
+ * wait, the same request asked again while its answer has not come returns -EAGAIN
+ * ("still running") rather than wait, which would hold that other statement. Only a
+ * backend whose statements run elsewhere (PostgreSQL) does it; the others ignore it.
  */
-void sv_session_defer(struct sv_session *s, int on);
+void sv_session_defer(struct sv_session *s, enum sv_defer mode);
+
+/* Whether a read of @s was sent ahead and waits to be collected. */
+int sv_session_in_flight(const struct sv_session *s);
 
 /* What a plugin asks of its transaction. */
 enum sv_txn { SV_TXN_BEGIN = 1, SV_TXN_COMMIT = 2, SV_TXN_ROLLBACK = 3 };

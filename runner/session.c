@@ -403,8 +403,9 @@ static int
 serve_frames(struct state *st, char *why, size_t len)
 {
 	const uint8_t *payload;
+	enum sv_defer defer;
 	size_t plen;
-	int was_hello, ahead, batch = 0, served = 0, k = 0, r = 0;
+	int was_hello, batch = 0, served = 0, k = 0, r = 0;
 
 	/* Stopped by the broker, it is being killed: what it still asks goes unanswered. */
 	if (st->outcome >= 0) {
@@ -426,11 +427,18 @@ serve_frames(struct state *st, char *why, size_t len)
 		was_hello = st->peer.hello_seen;
 		st->running = 1;
 		sv_framer_hold(&st->framer);
-		/* Sent ahead in the turn's first pass, its read is collected in the second. */
-		ahead = st->loop->scatter && st->loop->depth == 0;
-		sv_session_defer(st->peer.session, ahead);
+		/*
+		 * Sent ahead in the turn's first pass, a read is collected in the second.
+		 * Inside another statement's wait, it is sent ahead too and collected only
+		 * once answered: a long read started or waited for there would hold that
+		 * statement until it ended.
+		 */
+		defer = st->loop->depth > 0 ? SV_DEFER_NESTED
+		      : st->loop->scatter   ? SV_DEFER_SEND
+					    : SV_DEFER_OFF;
+		sv_session_defer(st->peer.session, defer);
 		r = sv_dispatch_frame(&st->peer, payload, plen, why, len);
-		sv_session_defer(st->peer.session, 0);
+		sv_session_defer(st->peer.session, SV_DEFER_OFF);
 		st->running = 0;
 		if (r == -EAGAIN) {
 			sv_framer_unget(&st->framer);
@@ -439,7 +447,7 @@ serve_frames(struct state *st, char *why, size_t len)
 			 * collected before it does not hold it; a lock met inside another
 			 * statement waits for the top.
 			 */
-			st->at_top = !ahead;
+			st->at_top = !sv_session_in_flight(st->peer.session);
 			r = 0;
 			break;
 		}
