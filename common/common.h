@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -121,6 +122,12 @@ int sv_write_full(int fd, const void *buf, size_t len);
 ssize_t sv_send_with_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds,
 			 int flags);
 #define SV_FDS_MAX 4
+
+/*
+ * Takes the descriptors that came with received message @msg (every SCM_RIGHTS part):
+ * the first @max into @fds, closing any past them. Returns how many are in @fds.
+ */
+size_t sv_take_fds(struct msghdr *msg, int *fds, size_t max);
 
 /* sv_send_with_fds() with the one descriptor @fd. */
 ssize_t sv_send_with_fd(int sock, const void *buf, size_t len, int fd, int flags);

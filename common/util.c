@@ -129,6 +129,28 @@ sv_send_with_fds(int sock, const void *buf, size_t len, const int *fds, size_t n
 	return sendmsg(sock, &msg, flags);
 }
 
+size_t
+sv_take_fds(struct msghdr *msg, int *fds, size_t max)
+{
+	struct cmsghdr *c;
+	size_t i, n, kept = 0;
+	int fd;
+
+	for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (kept < max)
+				fds[kept++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return kept;
+}
+
 ssize_t
 sv_send_with_fd(int sock, const void *buf, size_t len, int fd, int flags)
 {

@@ -292,22 +292,14 @@ report_dropped(const struct state *st, const struct stream *s)
 static void
 take_fds(struct state *st, struct msghdr *msg)
 {
-	struct cmsghdr *c;
-	size_t i, n;
 	int fd;
 
-	for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < n; i++) {
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (!st->peer.hello_seen && st->candidate_fd < 0 && st->notify_fd < 0)
-				st->candidate_fd = fd;
-			else
-				close(fd);
-		}
-	}
+	if (sv_take_fds(msg, &fd, 1) == 0)
+		return;
+	if (!st->peer.hello_seen && st->candidate_fd < 0 && st->notify_fd < 0)
+		st->candidate_fd = fd;
+	else
+		close(fd);
 }
 
 /*

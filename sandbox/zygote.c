@@ -50,28 +50,6 @@ close_fds(struct request *rq)
 	rq->nfds = 0;
 }
 
-/* Takes the descriptors of @msg's SCM_RIGHTS messages into @rq, closing any past room. */
-static void
-take_fds(struct msghdr *msg, struct request *rq)
-{
-	struct cmsghdr *c;
-	size_t i, n;
-	int fd;
-
-	for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < n; i++) {
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (rq->nfds < SV_ZYGOTE_FDS)
-				rq->fds[rq->nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
-}
-
 /*
  * Splits @len bytes of strings at @p into @rq's arguments: exactly SV_ZYGOTE_ARGS, each
  * NUL-terminated, nothing after the last. Returns 0 or -EPROTO.
@@ -114,7 +92,7 @@ receive(int sock, char *buf, size_t size, struct request *rq)
 		;
 	if (n <= 0)
 		return n == 0 ? 0 : -errno;
-	take_fds(&msg, rq);
+	rq->nfds = sv_take_fds(&msg, rq->fds, SV_ZYGOTE_FDS);
 	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof(head))
 		goto refuse;
 	memcpy(&head, buf, sizeof(head));

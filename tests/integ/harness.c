@@ -403,6 +403,23 @@ it_children(pid_t parent, pid_t *out, size_t max)
 	return n;
 }
 
+long
+it_open_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	long n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 int
 it_is_zygote(pid_t pid)
 {

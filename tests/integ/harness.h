@@ -150,6 +150,9 @@ pid_t it_find_child(pid_t parent, int limit_ms);
 /* The pids of the processes whose parent is @parent, at most @max of them, in @out. */
 size_t it_children(pid_t parent, pid_t *out, size_t max);
 
+/* The descriptors process @pid holds open, or -1 when they cannot be listed. */
+long it_open_fds(pid_t pid);
+
 /*
  * Whether process @pid is svrun's sandbox zygote: its command line and its name are the
  * zygote's (the sandboxes it forks keep the first and take their plugin's id as name).

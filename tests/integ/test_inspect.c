@@ -223,23 +223,6 @@ ns_of(pid_t pid, const char *ns, char out[64])
 	out[k] = '\0';
 }
 
-/* Counts the open descriptors of @pid. */
-static int
-count_fds(pid_t pid)
-{
-	char dir[64];
-	struct dirent *e;
-	int n = 0;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-	cr_assert_not_null(d = opendir(dir), "cannot list %s", dir);
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /*
  * In a run of several plugins, the sandboxes after the first are forks of one zygote.
  * The zygote must hold no more of the broker than a sandbox does: no secret, no
@@ -298,7 +281,7 @@ Test(inspect, sandboxes_forked_by_the_zygote_are_confined_apart_and_it_holds_no_
 		  "control: the zygote's environment could not be read");
 	cr_assert(!proc_file_holds(zygote, "environ", canary), "canary in the zygote's environ");
 	cr_assert(!memory_holds(zygote, canary), "canary in the zygote's memory");
-	cr_assert_eq(count_fds(zygote), 4, "the zygote should hold stdio and its socket only");
+	cr_assert_eq(it_open_fds(zygote), 4, "the zygote should hold stdio and its socket only");
 	cr_assert_eq(count_sockets(zygote), 1, "the zygote should hold exactly one socket");
 	for (k = 0; k < sizeof(nss) / sizeof(nss[0]); k++) {
 		/* Control: the zygote itself is in svrun's namespaces, so they can be told. */

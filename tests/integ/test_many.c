@@ -744,24 +744,6 @@ status_kib(pid_t pid, const char *field)
 	return v;
 }
 
-/* Descriptors process @pid holds open, or -1. */
-static long
-open_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	long n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 #define LOAD_PLUGINS 64
 #define LOAD_REQUESTS 10000
 
@@ -808,7 +790,7 @@ Test(many, sixty_four_plugins_ten_thousand_requests_each_none_lost_or_misrouted)
 			first_rss = first_rss < 0 ? rss : first_rss;
 			last_rss = rss;
 		}
-		if ((fds = open_fds(p.pid)) > 0) {
+		if ((fds = it_open_fds(p.pid)) > 0) {
 			fds_max = fds > fds_max ? fds : fds_max;
 			fds_end = fds;
 		}
